@@ -1,0 +1,56 @@
+"""Loading a trained model from its checkpoint alone: weights, model settings, data settings and the
+vocabulary all travel inside it. Loaded with `weights_only=True`: no pickled code runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from lstm_imdb.data.datamodule import IMDBDataModule
+from lstm_imdb.models.classifier import SentimentClassifier
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable, or not one of this project's."""
+
+
+@dataclass
+class LoadedCheckpoint:
+    path: Path
+    model: SentimentClassifier
+    data_hparams: dict
+    tokenizer: Tokenizer
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"ckpt_path={str(path)!r}: no such file. Pass a .ckpt from a run's checkpoints/ folder."
+        )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, random bytes, pickled code refused by weights_only, ...
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from err
+
+
+def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
+    ckpt = read_checkpoint(path)
+    state = ckpt.get(IMDBDataModule.__qualname__, {})
+    data_hparams = ckpt.get("datamodule_hyper_parameters")
+    if (
+        "state_dict" not in ckpt
+        or "hyper_parameters" not in ckpt
+        or not data_hparams
+        or "tokenizer" not in state
+    ):
+        raise CheckpointError(
+            f"{path} is not a lstm_imdb checkpoint (no model settings, data settings or vocabulary)"
+        )
+    model = SentimentClassifier(**ckpt["hyper_parameters"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return LoadedCheckpoint(Path(path), model, dict(data_hparams), Tokenizer.from_str(state["tokenizer"]))

@@ -1,0 +1,66 @@
+"""Re-test a checkpoint on the test split (and rotten_tomatoes) and write the same report as training.
+
+python -m lstm_imdb.evaluate ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
+python -m lstm_imdb.evaluate ckpt_path=... data.source=acl data.acl_dir=/path/to/aclImdb
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from lstm_imdb.checkpoint import CheckpointError, load_checkpoint
+from lstm_imdb.data.datamodule import IMDBDataModule
+from lstm_imdb.paths import CONFIG_DIR
+from lstm_imdb.report import summary_lines, write_report
+from lstm_imdb.runtime import instantiate_group, tensorboard_writer
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    loaded = load_checkpoint(cfg.ckpt_path)
+    overrides = {k: v for k, v in cfg.data.items() if v is not None}
+    datamodule = IMDBDataModule(**{**loaded.data_hparams, **overrides})
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    datamodule.setup("test")
+    if datamodule.tokenizer.to_str() != loaded.tokenizer.to_str():
+        # the data differ from training: encode with the checkpoint's vocabulary, as the model expects
+        log.warning("The data's vocabulary differs from the checkpoint's; re-encoding with the checkpoint's")
+        datamodule.use_tokenizer(loaded.tokenizer)
+    metrics = {}
+    for results in trainer.test(loaded.model, datamodule=datamodule):
+        metrics.update({k: float(v) for k, v in results.items()})
+    out_dir = Path(cfg.paths.output_dir)
+    write_report(
+        out_dir,
+        metrics,
+        loaded.model.test_predictions,
+        None,
+        tensorboard_writer(loggers),
+        extra={"checkpoint": str(loaded.path)},
+    )
+    log.info("Report: %s", out_dir)
+    for line in summary_lines(metrics):
+        log.info(line)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    try:
+        evaluate(cfg)
+    except CheckpointError as err:
+        log.error("%s", err)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""`SentimentClassifier`: the LightningModule around `RNNEncoder`: loss, metrics, optimizer, scheduler.
+
+Its hyperparameters are plain values (the optimizer and scheduler are `_target_` dicts instantiated in
+`configure_optimizers`), so checkpoints load with `weights_only=True` and carry everything to rebuild it.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn as nn
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
+
+from lstm_imdb.models.encoder import RNNEncoder
+
+# The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
+TEST_SPLITS = ("test", "rotten_tomatoes")
+DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
+
+
+def _plain(cfg):
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+def _metrics(prefix: str) -> MetricCollection:
+    return MetricCollection(
+        {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}, prefix=prefix
+    )
+
+
+class SentimentClassifier(L.LightningModule):
+    def __init__(
+        self,
+        vocab_size: int = 5000,
+        embedding_dim: int = 10,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        cell: str = "lstm",
+        pooling: str = "last",
+        dropout: float = 0.25,
+        recurrent_dropout: float = 0.25,
+        output_dropout: float = 0.0,
+        init: str = "keras",
+        optimizer: dict | None = None,
+        scheduler: dict | None = None,
+        scheduler_monitor: str = "val/loss",
+        scheduler_interval: str = "epoch",
+    ):
+        super().__init__()
+        encoder_kwargs = dict(
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            cell=cell,
+            pooling=pooling,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            output_dropout=output_dropout,
+            init=init,
+        )
+        optimizer = _plain(optimizer) or dict(DEFAULT_OPTIMIZER)
+        scheduler = _plain(scheduler)
+        if "_target_" not in optimizer:
+            raise ValueError(f"model.optimizer needs a _target_ (e.g. torch.optim.Adam), got {optimizer}")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"model.scheduler_interval={scheduler_interval!r}: must be epoch or step")
+        self.save_hyperparameters(
+            {
+                **encoder_kwargs,
+                "optimizer": optimizer,
+                "scheduler": scheduler,
+                "scheduler_monitor": scheduler_monitor,
+                "scheduler_interval": scheduler_interval,
+            }
+        )
+        self.net = RNNEncoder(**encoder_kwargs)
+        self.loss_fn = nn.BCEWithLogitsLoss()
+        self.train_metrics = _metrics("train/")
+        self.val_metrics = _metrics("val/")
+        self.test_metrics = nn.ModuleDict({name: _metrics(f"{name}/") for name in TEST_SPLITS})
+        self.val_acc_best = MaxMetric()
+        # Filled by `test_step`: split -> (probabilities, labels), for the report.
+        self.test_predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._test_buffers: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits [B] of the positive class."""
+        return self.net(input_ids)
+
+    def _step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits = self(batch["input_ids"]).float()
+        labels = batch["labels"]
+        loss = self.loss_fn(logits, labels.float())
+        return loss, torch.sigmoid(logits), labels
+
+    # ------------------------------------------------------------------ train / val
+    def on_train_start(self) -> None:
+        self.val_acc_best.reset()  # forget the sanity check's validation
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, probs, labels = self._step(batch)
+        bs = len(labels)
+        self.train_metrics.update(probs, labels)
+        # on_step=False: values are accumulated on device and reduced once per epoch (no host syncs)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, probs, labels = self._step(batch)
+        self.val_metrics.update(probs, labels)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(labels))
+
+    def on_validation_epoch_end(self) -> None:
+        values = self.val_metrics.compute()
+        self.val_metrics.reset()
+        for key, value in values.items():
+            self.log(key, value, prog_bar=key == "val/acc")
+        if not self.trainer.sanity_checking:
+            self.val_acc_best(values["val/acc"])
+        self.log(
+            "val/acc_best",
+            self.val_acc_best.compute() if self.val_acc_best.update_called else values["val/acc"],
+        )
+
+    # ------------------------------------------------------------------ test
+    def on_test_epoch_start(self) -> None:
+        self._test_buffers = {}
+        self.test_predictions = {}
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        name = TEST_SPLITS[dataloader_idx]
+        loss, probs, labels = self._step(batch)
+        self.test_metrics[name].update(probs, labels)
+        self.log(f"{name}/loss", loss, add_dataloader_idx=False, batch_size=len(labels))
+        self.log_dict(self.test_metrics[name], add_dataloader_idx=False)
+        self._test_buffers.setdefault(name, []).append((probs.detach().cpu(), labels.detach().cpu()))
+
+    def on_test_epoch_end(self) -> None:
+        for name, parts in self._test_buffers.items():
+            probs = torch.cat([p for p, _ in parts]).float().numpy()
+            labels = torch.cat([y for _, y in parts]).numpy()
+            self.test_predictions[name] = (probs, labels)
+
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        return torch.sigmoid(self(batch["input_ids"]).float())
+
+    # ------------------------------------------------------------------ optimization
+    def configure_optimizers(self):
+        optimizer = instantiate(self.hparams.optimizer, params=self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "monitor": self.hparams.scheduler_monitor,
+                "interval": self.hparams.scheduler_interval,
+            },
+        }

@@ -1,0 +1,139 @@
+"""`RNNEncoder`: a plain `nn.Module`, token ids [B, T] -> one logit per review [B].
+
+embedding -> (locked) dropout -> LSTM/GRU (weight-dropped) -> pooling over real tokens -> dropout -> linear.
+Padding is id 0 and never a real token, so the mask of real tokens comes from the ids themselves and
+pooling is right for either padding side.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lstm_imdb.data.tokenizer import PAD_ID
+from lstm_imdb.models.regularization import INITS, init_keras_, weight_dropped_call
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+POOLINGS = ("last", "mean", "max", "mean_max")
+
+
+def validate_encoder_options(
+    *,
+    vocab_size,
+    embedding_dim,
+    hidden_size,
+    num_layers,
+    cell,
+    pooling,
+    dropout,
+    recurrent_dropout,
+    output_dropout,
+    init,
+) -> None:
+    problems = []
+    for key, value in (
+        ("vocab_size", vocab_size),
+        ("embedding_dim", embedding_dim),
+        ("hidden_size", hidden_size),
+        ("num_layers", num_layers),
+    ):
+        if not isinstance(value, int) or value < 1:
+            problems.append(f"model.{key}={value!r}: must be an integer >= 1")
+    for key, value in (
+        ("dropout", dropout),
+        ("recurrent_dropout", recurrent_dropout),
+        ("output_dropout", output_dropout),
+    ):
+        if not isinstance(value, (int, float)) or not 0 <= value < 1:
+            problems.append(f"model.{key}={value!r}: must be in [0, 1)")
+    for key, value, allowed in (
+        ("cell", cell, tuple(CELLS)),
+        ("pooling", pooling, POOLINGS),
+        ("init", init, INITS),
+    ):
+        if value not in allowed:
+            problems.append(f"model.{key}={value!r}: must be one of {', '.join(allowed)}")
+    if problems:
+        raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
+
+
+def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Dropout with one mask per sequence, shared by all time steps (as Keras's RNN input dropout)."""
+    if not training or p == 0.0:
+        return x
+    mask = F.dropout(x.new_ones(x.shape[0], 1, x.shape[2]), p=p, training=True)
+    return x * mask
+
+
+class RNNEncoder(nn.Module):
+    def __init__(
+        self,
+        vocab_size: int = 5000,
+        embedding_dim: int = 10,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        cell: str = "lstm",
+        pooling: str = "last",
+        dropout: float = 0.25,
+        recurrent_dropout: float = 0.25,
+        output_dropout: float = 0.0,
+        init: str = "keras",
+    ):
+        super().__init__()
+        validate_encoder_options(
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            cell=cell,
+            pooling=pooling,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            output_dropout=output_dropout,
+            init=init,
+        )
+        self.pooling = pooling
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.bidirectional = bidirectional
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
+        self.rnn = CELLS[cell](
+            embedding_dim,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        features = hidden_size * (2 if bidirectional else 1) * (2 if pooling == "mean_max" else 1)
+        self.output_dropout = nn.Dropout(output_dropout)
+        self.head = nn.Linear(features, 1)
+        if init == "keras":
+            init_keras_(self.embedding, self.rnn, self.head)
+
+    def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """[B, T, D] states -> [B, D'] over the real tokens only (mask [B, T], True = real)."""
+        if self.pooling == "last":
+            t = states.shape[1]
+            last = (t - 1) - mask.flip(1).int().argmax(1)  # last real position
+            rows = torch.arange(states.shape[0], device=states.device)
+            if not self.bidirectional:
+                return states[rows, last]
+            first = mask.int().argmax(1)  # the backward direction ends at the first real token
+            half = states.shape[2] // 2
+            return torch.cat([states[rows, last, :half], states[rows, first, half:]], dim=1)
+        m = mask.unsqueeze(-1)
+        mean = (states * m).sum(1) / m.sum(1).clamp(min=1)
+        if self.pooling == "mean":
+            return mean
+        mx = states.masked_fill(~m, torch.finfo(states.dtype).min).amax(1)
+        return mx if self.pooling == "max" else torch.cat([mean, mx], dim=1)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        mask = input_ids != PAD_ID
+        x = locked_dropout(self.embedding(input_ids), self.dropout, self.training)
+        states, _ = weight_dropped_call(self.rnn, self.recurrent_dropout, x)
+        pooled = self.output_dropout(self.pool(states, mask))
+        return self.head(pooled).squeeze(-1)

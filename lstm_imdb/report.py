@@ -1,0 +1,108 @@
+"""The report a run leaves behind: `test_metrics.json`, classification reports, and PNG figures
+(confusion matrix, ROC curves, training curves), also sent to TensorBoard as images."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, classification_report  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+LABELS = ["negative", "positive"]
+
+
+def confusion_matrix_figure(probs: np.ndarray, labels: np.ndarray, title: str):
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ConfusionMatrixDisplay.from_predictions(
+        labels, probs >= 0.5, display_labels=LABELS, ax=ax, cmap="Blues", colorbar=False, values_format="d"
+    )
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def roc_figure(predictions: dict[str, tuple[np.ndarray, np.ndarray]]):
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for name, (probs, labels) in predictions.items():
+        RocCurveDisplay.from_predictions(labels, probs, name=name, ax=ax)
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.set_title("ROC curve")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves_figure(history: list[dict]):
+    """Train vs validation loss and accuracy per epoch (the tutorial's Figure 2)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = [r["epoch"] + 1 for r in history]
+    for ax, metric in zip(axes, ("loss", "acc"), strict=True):
+        for split, style in (("train", "o-"), ("val", "s--")):
+            ys = [r.get(f"{split}/{metric}", np.nan) for r in history]
+            ax.plot(epochs, ys, style, label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{'Loss' if metric == 'loss' else 'Accuracy'} per epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def write_report(
+    out_dir: str | Path,
+    metrics: dict[str, float],
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]],
+    history: list[dict] | None = None,
+    tb_writer=None,
+    extra: dict | None = None,
+) -> Path:
+    """Write the report files into `out_dir` (metrics JSON at its top, the rest in `report/`)."""
+    out_dir = Path(out_dir)
+    report_dir = out_dir / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    payload = {k: float(v) for k, v in sorted(metrics.items())}
+    (out_dir / "test_metrics.json").write_text(json.dumps({**payload, **(extra or {})}, indent=2))
+
+    texts = []
+    for name, (probs, labels) in predictions.items():
+        text = classification_report(labels, probs >= 0.5, target_names=LABELS, digits=4, zero_division=0)
+        texts.append(f"== {name} ({len(labels)} reviews)\n{text}")
+    (report_dir / "classification_report.txt").write_text("\n".join(texts))
+
+    figures = {}
+    if "test" in predictions:
+        figures["confusion_matrix"] = confusion_matrix_figure(
+            *predictions["test"], title="Test confusion matrix"
+        )
+    if predictions:
+        figures["roc_curve"] = roc_figure(predictions)
+    if history:
+        figures["training_curves"] = training_curves_figure(history)
+    for name, fig in figures.items():
+        fig.savefig(report_dir / f"{name}.png", dpi=110)
+        if tb_writer is not None:
+            tb_writer.add_figure(f"report/{name}", fig)
+        plt.close(fig)
+    return out_dir / "test_metrics.json"
+
+
+def summary_lines(metrics: dict[str, float]) -> list[str]:
+    """A short human summary: one line per split with acc / F1 / AUROC / loss."""
+    lines = []
+    for split in sorted({k.split("/")[0] for k in metrics}):
+        parts = [
+            f"{m} {metrics[f'{split}/{m}']:.4f}"
+            for m in ("acc", "f1", "auroc", "loss")
+            if f"{split}/{m}" in metrics
+        ]
+        if parts:
+            lines.append(f"{split:>16}: " + "  ".join(parts))
+    return lines

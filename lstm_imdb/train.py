@@ -1,0 +1,112 @@
+"""Train, then test the best checkpoint and write the report.
+
+python -m lstm_imdb.train                                  # defaults (conf/train.yaml)
+python -m lstm_imdb.train experiment=keras_tutorial        # the tutorial replica
+python -m lstm_imdb.train model.hidden_size=256 trainer.max_epochs=10 data.batch_size=64
+python -m lstm_imdb.train ckpt_path=last                   # resume the newest run's last.ckpt
+python -m lstm_imdb.train -m model.hidden_size=64,128      # a sweep (multirun)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from lstm_imdb.callbacks import MetricHistory
+from lstm_imdb.paths import CONFIG_DIR
+from lstm_imdb.report import summary_lines, write_report
+from lstm_imdb.runtime import (
+    environment,
+    instantiate_group,
+    log_hyperparameters,
+    resolve_ckpt_path,
+    tensorboard_writer,
+    write_json,
+)
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit and (if cfg.test) test; returns every final metric. All objects are built before any data
+    work, so a bad config value fails in seconds."""
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    out_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
+
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    model: L.LightningModule = instantiate(cfg.model)
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    env = environment()
+    write_json(out_dir / "environment.json", env)
+    log_hyperparameters(cfg, model, trainer, {"git_commit": env["git_commit"] or ""})
+
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    fit_s = time.perf_counter() - start
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    epochs = trainer.current_epoch
+    metrics.update({"time/fit_s": fit_s, "time/epoch_s": fit_s / max(epochs, 1), "epochs": epochs})
+    if trainer.interrupted:
+        log.warning(
+            "Training was interrupted; resume with ckpt_path=%s", out_dir / "checkpoints" / "last.ckpt"
+        )
+        return metrics
+
+    # taken now: testing from a checkpoint restores the callbacks' state as of that checkpoint
+    history = next((list(c.epochs) for c in callbacks if isinstance(c, MetricHistory)), None)
+    if cfg.get("test"):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if not best:
+            log.warning("No best checkpoint was saved: testing the current weights")
+        for results in trainer.test(model, datamodule=datamodule, ckpt_path=best or None):
+            metrics.update({k: float(v) for k, v in results.items()})
+        test_metrics = {k: v for k, v in metrics.items() if k.split("/")[0] in model.test_predictions}
+        write_report(
+            out_dir,
+            test_metrics,
+            model.test_predictions,
+            history,
+            tensorboard_writer(loggers),
+            extra={
+                "best_checkpoint": best,
+                "epochs": epochs,
+                "time/fit_s": fit_s,
+                "data_fingerprint": getattr(datamodule, "dataset_key", None),
+            },
+        )
+        for lg in trainer.loggers:  # final metrics next to the hparams (TensorBoard's HPARAMS tab)
+            lg.log_metrics({f"hp/{k}": v for k, v in test_metrics.items()}, step=trainer.global_step)
+            lg.save()
+    log.info("Run folder: %s", out_dir)
+    for line in summary_lines(metrics):
+        log.info(line)
+    log.info("Fit took %.1f s over %d epochs (%.1f s/epoch)", fit_s, epochs, fit_s / max(epochs, 1))
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    if name not in metrics:
+        raise KeyError(f"optimized_metric={name!r} was not logged; logged: {sorted(metrics)}")
+    value = metrics[name]
+    return value if math.isfinite(value) else float("nan")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Running the project's command-line entry points in a subprocess, on tiny data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_module(
+    module: str, *overrides: str, root: Path, timeout: int = 300, check: bool = True
+) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "LSTM_IMDB_ROOT": str(root),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HYDRA_FULL_ERROR": "0",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *overrides],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=root,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
+    return proc
+
+
+def tiny_train_overrides(acl_dir: Path, run_dir: Path, *extra: str) -> list[str]:
+    """A small, fast, learnable setting of the default config on the tiny aclImdb folder."""
+    return [
+        "data.source=acl",
+        f"data.acl_dir={acl_dir}",
+        "data.num_words=60",
+        "data.sequence_length=40",
+        "data.batch_size=16",
+        "model.embedding_dim=8",
+        "model.hidden_size=16",
+        "model.optimizer.lr=0.02",
+        "trainer.max_epochs=4",
+        "trainer.accelerator=cpu",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]

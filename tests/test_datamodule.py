@@ -1,0 +1,85 @@
+"""`IMDBDataModule` on a tiny aclImdb folder: splits, batches, caches, validation of options."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lstm_imdb.data import IMDBDataModule
+
+
+def make_dm(acl_dir, data_dir, **kw):
+    return IMDBDataModule(
+        data_dir=str(data_dir),
+        source="acl",
+        acl_dir=str(acl_dir),
+        num_words=50,
+        sequence_length=20,
+        batch_size=16,
+        eval_batch_size=32,
+        **kw,
+    )
+
+
+def test_splits_and_batches(acl_dir, data_dir):
+    dm = make_dm(acl_dir, data_dir)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert {k: len(v) for k, v in dm.splits.items()} == {"train": 180, "val": 20, "test": 200}
+    assert dm.test_split_names == ["test"]
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == {"input_ids", "lengths", "labels"}
+    assert batch["input_ids"].dtype == torch.int64 and batch["input_ids"].shape[0] == 16
+    assert batch["input_ids"].shape[1] <= 20
+    assert int(batch["input_ids"].max()) < 50
+    # left padding: the last column is always a real token
+    assert bool((batch["input_ids"][:, -1] != 0).all())
+    assert sum(len(b["labels"]) for b in dm.train_dataloader()) == 180
+    assert sum(len(b["labels"]) for b in dm.test_dataloader()[0]) == 200
+
+
+def test_fixed_padding_without_buckets(acl_dir, data_dir):
+    dm = make_dm(acl_dir, data_dir, bucket=False)
+    dm.prepare_data()
+    dm.setup()
+    assert next(iter(dm.val_dataloader()))["input_ids"].shape[1] == 20
+
+
+def test_validation_split_is_seeded_and_disjoint(acl_dir, data_dir):
+    a, b, c = (make_dm(acl_dir, data_dir, seed=s) for s in (1, 1, 2))
+    for dm in (a, b, c):
+        dm.prepare_data()
+        dm.setup()
+    assert a.splits["val"].labels.tolist() == b.splits["val"].labels.tolist()
+    assert a.splits["val"].values.tolist() == b.splits["val"].values.tolist()
+    assert a.splits["val"].values.tolist() != c.splits["val"].values.tolist()
+
+
+def test_vocabulary_travels_in_state_dict(acl_dir, data_dir):
+    dm = make_dm(acl_dir, data_dir)
+    dm.prepare_data()
+    dm.setup()
+    fresh = make_dm(acl_dir, data_dir)
+    fresh.load_state_dict(dm.state_dict())
+    assert fresh.tokenizer.get_vocab() == dm.tokenizer.get_vocab()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"num_words": 1}, "data.num_words"),
+        ({"sequence_length": 0}, "data.sequence_length"),
+        ({"val_fraction": 1.0}, "data.val_fraction"),
+        ({"val_fraction": 0}, "data.val_fraction"),
+        ({"padding_side": "middle"}, "data.padding_side"),
+        ({"batch_size": 0}, "data.batch_size"),
+        ({"source": "kaggle"}, "data.source"),
+        ({"source": "acl", "acl_dir": "/no/such/folder"}, "data.acl_dir"),
+        ({"source": "acl", "acl_dir": None}, "data.acl_dir"),
+    ],
+)
+def test_bad_options_fail_before_any_work(kwargs, key, tmp_path):
+    base = dict(data_dir=str(tmp_path / "d"), source="auto")
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        IMDBDataModule(**{**base, **kwargs})
+    assert not (tmp_path / "d").exists()

@@ -1,0 +1,112 @@
+"""The encoder and the LightningModule: shapes, pooling over real tokens, regularization, init."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from lstm_imdb.models import RNNEncoder, SentimentClassifier
+
+
+@pytest.mark.parametrize(
+    ("cell", "bidirectional", "pooling"),
+    list(itertools.product(["lstm", "gru"], [False, True], ["last", "mean", "max", "mean_max"])),
+)
+def test_shapes_for_every_cell_direction_and_pooling(cell, bidirectional, pooling):
+    enc = RNNEncoder(
+        vocab_size=50,
+        embedding_dim=8,
+        hidden_size=6,
+        num_layers=2,
+        bidirectional=bidirectional,
+        cell=cell,
+        pooling=pooling,
+    )
+    ids = torch.randint(1, 50, (4, 9))
+    ids[0, :5] = 0  # a left-padded review
+    out = enc(ids)
+    assert out.shape == (4,)
+    out.sum().backward()
+    assert enc.embedding.weight.grad is not None
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "mean_max"])
+def test_pooling_ignores_padding(pooling):
+    # Right padding after the text cannot reach a forward LSTM's states at the real tokens, so any
+    # pooling that looks only at real tokens must give the same answer with or without it.
+    torch.manual_seed(0)
+    enc = RNNEncoder(vocab_size=30, embedding_dim=4, hidden_size=5, pooling=pooling).eval()
+    ids = torch.randint(1, 30, (3, 6))
+    padded = torch.cat([ids, torch.zeros(3, 4, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(enc(ids), enc(padded))
+
+
+def test_bidirectional_last_pooling_uses_first_token_for_backward_direction():
+    torch.manual_seed(0)
+    enc = RNNEncoder(vocab_size=30, embedding_dim=4, hidden_size=5, bidirectional=True, pooling="last").eval()
+    ids = torch.randint(1, 30, (2, 6))
+    states, _ = enc.rnn(enc.embedding(ids))
+    pooled = enc.pool(states, ids != 0)
+    torch.testing.assert_close(pooled[:, :5], states[:, -1, :5])
+    torch.testing.assert_close(pooled[:, 5:], states[:, 0, 5:])
+
+
+def test_recurrent_dropout_changes_training_outputs_and_is_off_in_eval():
+    torch.manual_seed(0)
+    enc = RNNEncoder(vocab_size=30, embedding_dim=4, hidden_size=8, dropout=0.0, recurrent_dropout=0.5)
+    ids = torch.randint(1, 30, (4, 12))
+    enc.train()
+    a, b = enc(ids), enc(ids)
+    assert not torch.allclose(a, b)
+    enc.eval()
+    torch.testing.assert_close(enc(ids), enc(ids))
+    no_drop = RNNEncoder(vocab_size=30, embedding_dim=4, hidden_size=8, dropout=0.0, recurrent_dropout=0.0)
+    no_drop.load_state_dict(enc.state_dict())
+    no_drop.train()
+    torch.testing.assert_close(no_drop(ids), no_drop(ids))  # without it, training is deterministic here
+    # the dropped weights are not written back: the parameter itself is untouched
+    assert torch.equal(enc.rnn.weight_hh_l0, no_drop.rnn.weight_hh_l0)
+
+
+def test_recurrent_dropout_gradients_reach_the_recurrent_weights():
+    enc = RNNEncoder(vocab_size=30, embedding_dim=4, hidden_size=8, recurrent_dropout=0.3).train()
+    enc(torch.randint(1, 30, (4, 12))).sum().backward()
+    assert enc.rnn.weight_hh_l0.grad is not None and enc.rnn.weight_hh_l0.grad.abs().sum() > 0
+
+
+def test_keras_init():
+    enc = RNNEncoder(vocab_size=100, embedding_dim=10, hidden_size=16, init="keras")
+    assert enc.embedding.weight.abs().max() <= 0.05
+    assert torch.all(enc.embedding.weight[0] == 0)
+    w = enc.rnn.weight_hh_l0  # [4h, h], orthonormal columns
+    torch.testing.assert_close(w.T @ w, torch.eye(16), atol=1e-5, rtol=0)
+    b = enc.rnn.bias_ih_l0
+    assert torch.all(b[16:32] == 1) and torch.all(b[:16] == 0) and torch.all(enc.rnn.bias_hh_l0 == 0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"hidden_size": -1}, "model.hidden_size"),
+        ({"dropout": 1.0}, "model.dropout"),
+        ({"pooling": "attention"}, "model.pooling"),
+        ({"cell": "rnn"}, "model.cell"),
+        ({"embedding_dim": 0}, "model.embedding_dim"),
+    ],
+)
+def test_bad_model_options_name_the_key(kwargs, key):
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        SentimentClassifier(**kwargs)
+
+
+def test_classifier_hparams_are_plain_and_build_the_optimizer():
+    from omegaconf import OmegaConf
+
+    model = SentimentClassifier(
+        optimizer=OmegaConf.create({"_target_": "torch.optim.SGD", "lr": 0.1}), scheduler=None
+    )
+    assert isinstance(model.hparams.optimizer, dict)
+    opt = model.configure_optimizers()
+    assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["lr"] == 0.1

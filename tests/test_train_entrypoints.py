@@ -1,0 +1,137 @@
+"""`python -m lstm_imdb.train`, `evaluate` and `predict` end to end on tiny data, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import run_module, tiny_train_overrides
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, acl_dir):
+    root = tmp_path_factory.mktemp("project")
+    run_dir = root / "logs" / "train" / "runs" / "tiny"
+    proc = run_module("lstm_imdb.train", *tiny_train_overrides(acl_dir, run_dir), root=root)
+    return root, run_dir, proc
+
+
+def test_train_writes_a_complete_run_folder(trained):
+    root, run_dir, proc = trained
+    for path in [
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "test_metrics.json",
+        "history.json",
+        "environment.json",
+        ".hydra/config.yaml",
+        "report/classification_report.txt",
+        "report/confusion_matrix.png",
+        "report/roc_curve.png",
+        "report/training_curves.png",
+    ]:
+        assert (run_dir / path).is_file(), path
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    for png in (run_dir / "report").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    metrics = json.loads((run_dir / "test_metrics.json").read_text())
+    for key in ("test/acc", "test/f1", "test/auroc", "test/loss"):
+        assert 0 <= metrics[key] <= 1 or key == "test/loss"
+    assert metrics["test/acc"] > 0.75, metrics  # the tiny reviews are learnable from a few cue words
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [r["epoch"] for r in history] == [0, 1, 2, 3]
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "lr"} <= set(history[0])
+    assert "test/acc" in proc.stderr + proc.stdout  # the summary at the end of the run
+    env = json.loads((run_dir / "environment.json").read_text())
+    assert env["torch"].startswith("2.13.0") and "lightning" in env
+    assert (root / "data" / "imdb").is_dir()  # data under the project root ($LSTM_IMDB_ROOT)
+
+
+def test_evaluate_reproduces_the_test_metrics(trained, tmp_path):
+    root, run_dir, _ = trained
+    out = tmp_path / "eval"
+    run_module(
+        "lstm_imdb.evaluate",
+        f"ckpt_path={run_dir / 'checkpoints/best.ckpt'}",
+        f"hydra.run.dir={out}",
+        "trainer.accelerator=cpu",
+        root=root,
+    )
+    got = json.loads((out / "test_metrics.json").read_text())
+    want = json.loads((run_dir / "test_metrics.json").read_text())
+    assert got["test/acc"] == pytest.approx(want["test/acc"], abs=1e-6)
+    assert (out / "report" / "roc_curve.png").is_file() and (
+        out / "report" / "confusion_matrix.png"
+    ).is_file()
+
+
+def test_predict_one_text_and_a_file(trained, tmp_path):
+    root, run_dir, _ = trained
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    proc = run_module(
+        "lstm_imdb.predict", f"ckpt_path={ckpt}", "text='a wonderful superb brilliant film'", root=root
+    )
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert answer["label"] == "positive" and answer["prob_positive"] > 0.5
+
+    src = tmp_path / "reviews.txt"
+    src.write_bytes(
+        b"an awful boring terrible waste\n"
+        b"\n"  # empty
+        b"<br /><br />\n"  # markup only
+        b"\xff\xfe not utf-8 \xc3\n"
+        + ("great " * 200_000).encode()
+        + b"\n"  # a 1.2 MB review
+        + b"un film magnifique, superb\n"
+    )
+    out = tmp_path / "out.jsonl"
+    run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", f"input_path={src}", f"output_path={out}", root=root)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert rows[0]["label"] == "negative"
+    assert "empty" in rows[1]["error"] and "empty" in rows[2]["error"]
+    assert "not UTF-8" in rows[3]["error"]
+    assert rows[4]["label"] == "positive" and rows[5]["label"] in ("positive", "negative")
+
+
+def test_predict_refuses_bad_checkpoints_and_inputs_cleanly(trained, tmp_path):
+    root, run_dir, _ = trained
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes((run_dir / "checkpoints" / "best.ckpt").read_bytes()[:2000])
+    for ckpt, message in (
+        (tmp_path / "missing.ckpt", "no such file"),
+        (corrupt, "not a readable checkpoint"),
+    ):
+        proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", "text=good", root=root, check=False)
+        assert proc.returncode == 2 and message in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    for args, message in (
+        (["text=' '"], "empty review"),
+        ([f"input_path={tmp_path / 'nope.txt'}"], "no such file"),
+    ):
+        proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", *args, root=root, check=False)
+        assert proc.returncode == 2 and message in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.hiden_size=64", "hiden_size"),
+        ("model.hidden_size=-1", "model.hidden_size=-1"),
+        ("data.val_fraction=1.5", "data.val_fraction=1.5"),
+        ("model.pooling=attention", "model.pooling"),
+    ],
+)
+def test_bad_overrides_fail_before_data_work(acl_dir, tmp_path, override, message):
+    proc = run_module(
+        "lstm_imdb.train",
+        *tiny_train_overrides(acl_dir, tmp_path / "run"),
+        override,
+        root=tmp_path,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert message in proc.stderr + proc.stdout
+    assert not (tmp_path / "data").exists()  # nothing was downloaded, built or tokenized
