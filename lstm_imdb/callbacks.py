@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
+import time
 from pathlib import Path
 
 import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +25,20 @@ class MetricHistory(L.Callback):
     def __init__(self, filename: str = "history.json"):
         self.filename = filename
         self.epochs: list[dict] = []
+        self._epoch_start = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        row = {"epoch": trainer.current_epoch, "step": trainer.global_step}
+        # wall time of the epoch, its validation included
+        row = {
+            "epoch": trainer.current_epoch,
+            "step": trainer.global_step,
+            "epoch_s": time.perf_counter() - self._epoch_start,
+        }
         for key, value in trainer.callback_metrics.items():
             if key.startswith(("train/", "val/")):
                 row[key] = float(value)
@@ -63,3 +77,67 @@ class StopOnNonFiniteLoss(L.Callback):
                 f"(batch {batch_idx}). Try a lower model.optimizer.lr or trainer.gradient_clip_val=1.0; "
                 "the last good checkpoint is kept."
             )
+
+
+class RNGState(L.Callback):
+    """Puts the python, numpy and torch RNG states into every checkpoint and restores them on resume, so a
+    resumed run draws the same dropout masks as one that was never stopped. Stored as plain tensors and
+    ints, so checkpoints still load with `weights_only=True`."""
+
+    def state_dict(self) -> dict:
+        version, mt, gauss = random.getstate()
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        state = {
+            "python": {"version": version, "mt": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
+            "numpy": {
+                "keys": torch.from_numpy(keys.astype(np.int64)),
+                "pos": int(pos),
+                "has_gauss": int(has_gauss),
+                "cached": float(cached),
+            },
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        if not state:
+            return
+        py = state["python"]
+        random.setstate((py["version"], tuple(int(x) for x in py["mt"]), py["gauss"]))
+        nps = state["numpy"]
+        np.random.set_state(
+            ("MT19937", nps["keys"].numpy().astype(np.uint32), nps["pos"], nps["has_gauss"], nps["cached"])
+        )
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class CheckpointOnInterrupt(L.Callback):
+    """On Ctrl-C (SIGINT) or SIGTERM: save `interrupted.ckpt` (the weights at the moment of the stop) and
+    say how to resume. Resuming uses `last.ckpt`, written at the end of each epoch: the unfinished epoch is
+    run again from its start, which Lightning does reliably (a mid-epoch restart does not)."""
+
+    def __init__(self, dirpath: str):
+        self.dirpath = Path(dirpath)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if not isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
+            return
+        what = "Ctrl-C" if isinstance(exception, KeyboardInterrupt) else "SIGTERM"
+        path = self.dirpath / "interrupted.ckpt"
+        trainer.save_checkpoint(path)
+        last = self.dirpath / "last.ckpt"
+        log.warning(
+            "Stopped by %s at epoch %d, step %d; saved %s. Resume with: python -m lstm_imdb.train <same overrides> "
+            "ckpt_path=%s",
+            what,
+            trainer.current_epoch,
+            trainer.global_step,
+            path,
+            last if last.exists() else path,
+        )

@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 import lstm_imdb
+from lstm_imdb.checkpoint import CheckpointError, read_checkpoint
 from lstm_imdb.paths import project_root
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ def tensorboard_writer(loggers: list[Logger]):
 
 
 def resolve_ckpt_path(ckpt_path: str | None, log_dir: str | Path, task_name: str) -> str | None:
-    """`last` -> the newest `last.ckpt` under `log_dir/task_name/`; a path must exist."""
+    """`last` -> the newest `last.ckpt` under `log_dir/task_name/`. The file must be a readable checkpoint:
+    a missing or corrupt one fails here, before any data work."""
     if ckpt_path in (None, ""):
         return None
     if ckpt_path == "last":
@@ -44,11 +46,10 @@ def resolve_ckpt_path(ckpt_path: str | None, log_dir: str | Path, task_name: str
             Path(log_dir, task_name).glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime
         )
         if not candidates:
-            raise FileNotFoundError(f"ckpt_path=last: no last.ckpt under {Path(log_dir, task_name)}")
-        log.info("Resuming from %s", candidates[-1])
-        return str(candidates[-1])
-    if not Path(ckpt_path).is_file():
-        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file")
+            raise CheckpointError(f"ckpt_path=last: no last.ckpt under {Path(log_dir, task_name)}")
+        ckpt_path = str(candidates[-1])
+    read_checkpoint(ckpt_path)
+    log.info("Resuming from %s", ckpt_path)
     return str(ckpt_path)
 
 

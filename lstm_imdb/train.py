@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from pathlib import Path
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from lstm_imdb.callbacks import MetricHistory
+from lstm_imdb.checkpoint import CheckpointError
 from lstm_imdb.paths import CONFIG_DIR
 from lstm_imdb.report import summary_lines, write_report
 from lstm_imdb.runtime import (
@@ -47,44 +52,45 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    history = next((c for c in callbacks if isinstance(c, MetricHistory)), None)
 
     env = environment()
     write_json(out_dir / "environment.json", env)
     log_hyperparameters(cfg, model, trainer, {"git_commit": env["git_commit"] or ""})
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     fit_s = time.perf_counter() - start
+    write_json(out_dir / "environment.json", {**env, "data": datamodule.data_fingerprint})
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     epochs = trainer.current_epoch
-    metrics.update({"time/fit_s": fit_s, "time/epoch_s": fit_s / max(epochs, 1), "epochs": epochs})
+    # this process's epochs only (a resumed run's history also holds the epochs before the resume)
+    epoch_times = [r["epoch_s"] for r in (history.epochs if history else []) if r.get("epoch_s")][
+        -max(epochs, 1) :
+    ]
+    epoch_s = sum(epoch_times) / len(epoch_times) if epoch_times else float("nan")
+    metrics.update({"time/fit_s": fit_s, "time/epoch_s": epoch_s, "epochs": epochs})
     if trainer.interrupted:
-        log.warning(
-            "Training was interrupted; resume with ckpt_path=%s", out_dir / "checkpoints" / "last.ckpt"
-        )
         return metrics
 
     # taken now: testing from a checkpoint restores the callbacks' state as of that checkpoint
-    history = next((list(c.epochs) for c in callbacks if isinstance(c, MetricHistory)), None)
+    rows = list(history.epochs) if history else None
     if cfg.get("test"):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if not best:
             log.warning("No best checkpoint was saved: testing the current weights")
-        for results in trainer.test(model, datamodule=datamodule, ckpt_path=best or None):
+        for results in trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True):
             metrics.update({k: float(v) for k, v in results.items()})
         test_metrics = {k: v for k, v in metrics.items() if k.split("/")[0] in model.test_predictions}
+        extra = {
+            "best_checkpoint": best,
+            "epochs": epochs,
+            "time/fit_s": fit_s,
+            "time/epoch_s": epoch_s,
+            "data": datamodule.data_fingerprint,
+        }
         write_report(
-            out_dir,
-            test_metrics,
-            model.test_predictions,
-            history,
-            tensorboard_writer(loggers),
-            extra={
-                "best_checkpoint": best,
-                "epochs": epochs,
-                "time/fit_s": fit_s,
-                "data_fingerprint": getattr(datamodule, "dataset_key", None),
-            },
+            out_dir, test_metrics, model.test_predictions, rows, tensorboard_writer(loggers), extra=extra
         )
         for lg in trainer.loggers:  # final metrics next to the hparams (TensorBoard's HPARAMS tab)
             lg.log_metrics({f"hp/{k}": v for k, v in test_metrics.items()}, step=trainer.global_step)
@@ -92,13 +98,25 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info("Run folder: %s", out_dir)
     for line in summary_lines(metrics):
         log.info(line)
-    log.info("Fit took %.1f s over %d epochs (%.1f s/epoch)", fit_s, epochs, fit_s / max(epochs, 1))
+    log.info("Fit took %.1f s over %d epochs (%.1f s/epoch)", fit_s, epochs, epoch_s)
     return metrics
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except FloatingPointError as err:  # a non-finite loss: say so; in a sweep, report it and go on
+        log.error("%s", err)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            return float("nan")
+        sys.exit(1)
+    except CheckpointError as err:  # ckpt_path: missing, unreadable or not ours
+        log.error("%s", err)
+        sys.exit(2)
+    except SIGTERMException:
+        log.error("Stopped by SIGTERM (see the message above for how to resume)")
+        sys.exit(143)
     name = cfg.get("optimized_metric")
     if not name:
         return None

@@ -10,7 +10,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn as nn
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
@@ -24,6 +24,21 @@ DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 
 def _plain(cfg):
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+def _check_target(key: str, cfg: dict | None, base: type) -> None:
+    """Fail early (before any data work) on a `_target_` that is not an importable `base` subclass."""
+    if cfg is None:
+        return
+    target = cfg.get("_target_") if isinstance(cfg, dict) else None
+    if not target:
+        raise ValueError(f"{key} needs a _target_ (e.g. torch.optim.Adam), got {cfg}")
+    try:
+        cls = get_class(target)
+    except Exception as err:
+        raise ValueError(f"{key}._target_={target!r}: cannot be imported ({err})") from err
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"{key}._target_={target!r}: not a {base.__module__}.{base.__name__}")
 
 
 def _metrics(prefix: str) -> MetricCollection:
@@ -67,8 +82,10 @@ class SentimentClassifier(L.LightningModule):
         )
         optimizer = _plain(optimizer) or dict(DEFAULT_OPTIMIZER)
         scheduler = _plain(scheduler)
-        if "_target_" not in optimizer:
-            raise ValueError(f"model.optimizer needs a _target_ (e.g. torch.optim.Adam), got {optimizer}")
+        _check_target("model.optimizer", optimizer, torch.optim.Optimizer)
+        _check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
+        if optimizer.get("lr", 1.0) is not None and not optimizer.get("lr", 1.0) > 0:
+            raise ValueError(f"model.optimizer.lr={optimizer.get('lr')!r}: must be > 0")
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"model.scheduler_interval={scheduler_interval!r}: must be epoch or step")
         self.save_hyperparameters(

@@ -1,0 +1,128 @@
+"""From token ids to batches: a map-style dataset, a collate that truncates and pads, and a sampler
+that groups reviews of similar length so that each batch is padded only to its own longest review."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import Dataset, Sampler
+
+from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
+from lstm_imdb.data.tokens import TokenizedSplit
+
+SIDES = ("left", "right")
+
+
+class TokenDataset(Dataset):
+    def __init__(self, split: TokenizedSplit):
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        return self.split.ids(i), int(self.split.labels[i])
+
+
+class PadCollate:
+    """Truncate each review to `sequence_length` tokens, then pad the batch.
+
+    truncation_side="left" drops the start of a long review and keeps its LAST tokens (Keras's
+    truncating="pre"); padding_side="left" puts padding before the text (Keras's padding="pre"), so the
+    last time step of the LSTM is the last real token. With `pad_to_longest` a batch is padded to its
+    longest review only, else to `sequence_length`. An empty review becomes a single unknown token.
+    """
+
+    def __init__(
+        self,
+        sequence_length: int,
+        padding_side: str = "left",
+        truncation_side: str = "left",
+        pad_to_longest: bool = True,
+    ):
+        self.sequence_length = sequence_length
+        self.padding_side = padding_side
+        self.truncation_side = truncation_side
+        self.pad_to_longest = pad_to_longest
+
+    def truncate(self, ids: np.ndarray) -> np.ndarray:
+        if len(ids) == 0:
+            return np.array([UNK_ID], dtype=np.int64)
+        if len(ids) <= self.sequence_length:
+            return ids
+        return ids[-self.sequence_length :] if self.truncation_side == "left" else ids[: self.sequence_length]
+
+    def __call__(self, items: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tensor]:
+        seqs = [torch.from_numpy(self.truncate(ids).astype(np.int64)) for ids, _ in items]
+        input_ids = pad_sequence(seqs, batch_first=True, padding_value=PAD_ID, padding_side=self.padding_side)
+        missing = self.sequence_length - input_ids.shape[1]
+        if not self.pad_to_longest and missing > 0:
+            pad = (missing, 0) if self.padding_side == "left" else (0, missing)
+            input_ids = F.pad(input_ids, pad, value=PAD_ID)
+        return {
+            "input_ids": input_ids,
+            "lengths": torch.tensor([len(s) for s in seqs], dtype=torch.int64),
+            "labels": torch.tensor([label for _, label in items], dtype=torch.int64),
+        }
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of reviews of similar length.
+
+    Training (shuffle=True): each epoch, a seeded permutation is cut into pools of
+    `batch_size * pool_batches` reviews; each pool is sorted by length and cut into batches, and the
+    batches are shuffled, so that batch composition and order both change between epochs.
+    Evaluation (shuffle=False): all reviews sorted by length, longest first, for the least padding.
+    """
+
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        pool_batches: int = 50,
+        drop_last: bool = False,
+    ):
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.pool_batches = pool_batches
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at the start of each epoch
+        self.epoch = epoch
+
+    def _batches(self) -> list[np.ndarray]:
+        n, bs = len(self.lengths), self.batch_size
+        if not self.shuffle:
+            order = np.argsort(-self.lengths, kind="stable")
+            return [order[i : i + bs] for i in range(0, n, bs)]
+        rng = np.random.default_rng((self.seed, self.epoch))
+        perm = rng.permutation(n)
+        pool = bs * self.pool_batches
+        batches = []
+        for start in range(0, n, pool):
+            chunk = perm[start : start + pool]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches.extend(chunk[i : i + bs] for i in range(0, len(chunk), bs))
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == bs]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def __iter__(self):
+        for batch in self._batches():
+            yield batch.tolist()
+
+    def __len__(self) -> int:
+        n, bs = len(self.lengths), self.batch_size
+        if not self.shuffle:
+            return -(-n // bs)
+        if not self.drop_last:
+            pool = bs * self.pool_batches
+            return sum(-(-min(pool, n - s) // bs) for s in range(0, n, pool))
+        return len(self._batches())

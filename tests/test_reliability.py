@@ -1,0 +1,183 @@
+"""Reliability: kill and resume, clean stops on signals, reproducible runs, non-finite losses, unsafe or
+corrupt checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from helpers import run_module, tiny_train_overrides
+
+from lstm_imdb.callbacks import StopOnNonFiniteLoss
+from lstm_imdb.checkpoint import CheckpointError, load_checkpoint
+from lstm_imdb.data import IMDBDataModule
+from lstm_imdb.models import SentimentClassifier
+
+# Deterministic, no early stopping, enough steps per epoch to be killed in the middle of one.
+STEADY = [
+    "trainer.max_epochs=6",
+    "trainer.deterministic=true",
+    "callbacks.early_stopping.patience=100",
+    "data.batch_size=4",
+    "model.recurrent_dropout=0.3",
+    "model.output_dropout=0.2",
+]
+
+
+def start_run(root: Path, acl_dir: Path, run_dir: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "LSTM_IMDB_ROOT": str(root), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    args = [sys.executable, "-m", "lstm_imdb.train", *tiny_train_overrides(acl_dir, run_dir), *STEADY, *extra]
+    return subprocess.Popen(
+        args, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_epochs(proc: subprocess.Popen, run_dir: Path, n: int, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if len(json.loads((run_dir / "history.json").read_text())) >= n:
+                return
+        except (OSError, ValueError):
+            pass
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise TimeoutError(f"no {n} epochs within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, acl_dir):
+    """An uninterrupted deterministic run."""
+    root = tmp_path_factory.mktemp("reference")
+    run_dir = root / "logs" / "train" / "runs" / "ref"
+    run_module("lstm_imdb.train", *tiny_train_overrides(acl_dir, run_dir), *STEADY, root=root)
+    return run_dir
+
+
+def test_same_config_and_seed_give_identical_results(reference, acl_dir, tmp_path):
+    run_dir = tmp_path / "logs" / "train" / "runs" / "again"
+    run_module("lstm_imdb.train", *tiny_train_overrides(acl_dir, run_dir), *STEADY, root=tmp_path)
+    a = json.loads((reference / "test_metrics.json").read_text())
+    b = json.loads((run_dir / "test_metrics.json").read_text())
+    assert a["test/loss"] == b["test/loss"] and a["test/acc"] == b["test/acc"]
+    ha = json.loads((reference / "history.json").read_text())
+    hb = json.loads((run_dir / "history.json").read_text())
+    assert [r["train/loss"] for r in ha] == [r["train/loss"] for r in hb]
+    env = json.loads((run_dir / "environment.json").read_text())
+    assert env["torch"].startswith("2.13.0") and env["lightning"] and "git_commit" in env
+    assert env["data"]["source"] == "acl" and len(env["data"]["train"]) == 64
+
+
+def test_killed_run_resumes_to_the_same_result(reference, acl_dir, tmp_path):
+    killed_dir = tmp_path / "logs" / "train" / "runs" / "killed"
+    proc = start_run(tmp_path, acl_dir, killed_dir)
+    wait_for_epochs(proc, killed_dir, 2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    done = len(json.loads((killed_dir / "history.json").read_text()))
+    assert done < 6, "the run finished before it could be killed"
+
+    resumed_dir = tmp_path / "logs" / "train" / "runs" / "resumed"
+    run_module(
+        "lstm_imdb.train",
+        *tiny_train_overrides(acl_dir, resumed_dir),
+        *STEADY,
+        "ckpt_path=last",
+        root=tmp_path,
+    )
+    history = json.loads((resumed_dir / "history.json").read_text())
+    assert [r["epoch"] for r in history] == list(range(6))  # the planned epochs, earlier ones kept
+    ref_history = json.loads((reference / "history.json").read_text())
+    assert [r["train/loss"] for r in history] == pytest.approx(
+        [r["train/loss"] for r in ref_history], abs=1e-6
+    )
+    got = json.loads((resumed_dir / "test_metrics.json").read_text())
+    want = json.loads((reference / "test_metrics.json").read_text())
+    assert got["test/loss"] == pytest.approx(want["test/loss"], abs=1e-6)
+    assert got["test/acc"] == want["test/acc"]
+
+
+@pytest.mark.parametrize(("sig", "what"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")])
+def test_signals_stop_cleanly_after_saving(acl_dir, tmp_path, sig, what):
+    run_dir = tmp_path / "logs" / "train" / "runs" / "stopped"
+    proc = start_run(tmp_path, acl_dir, run_dir, "trainer.max_epochs=50")
+    wait_for_epochs(proc, run_dir, 1)
+    while not (run_dir / "checkpoints" / "last.ckpt").exists():  # history.json is written just before it
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert f"Stopped by {what}" in out + err and "ckpt_path=" in out + err
+    assert (run_dir / "checkpoints" / "interrupted.ckpt").is_file()
+    assert load_checkpoint(run_dir / "checkpoints" / "last.ckpt").model is not None
+
+
+def test_resume_from_a_corrupt_checkpoint_fails_clearly(acl_dir, tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    proc = run_module(
+        "lstm_imdb.train",
+        *tiny_train_overrides(acl_dir, tmp_path / "run"),
+        f"ckpt_path={bad}",
+        root=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 2 and "not a readable checkpoint" in proc.stdout + proc.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_checkpoints_with_pickled_code_are_refused(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": Path("/etc/passwd")}, path)  # an arbitrary pickled object
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+class NaNAfter(torch.nn.Module):
+    """A loss that turns NaN after `after` calls."""
+
+    def __init__(self, loss: torch.nn.Module, after: int):
+        super().__init__()
+        self.loss, self.after, self.calls = loss, after, 0
+
+    def forward(self, logits, labels):
+        self.calls += 1
+        value = self.loss(logits, labels)
+        return value * float("nan") if self.calls > self.after else value
+
+
+def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(acl_dir, tmp_path):
+    dm = IMDBDataModule(
+        data_dir=str(tmp_path / "data"),
+        source="acl",
+        acl_dir=str(acl_dir),
+        num_words=50,
+        sequence_length=20,
+        batch_size=16,
+    )
+    model = SentimentClassifier(vocab_size=50, embedding_dim=4, hidden_size=4)
+    model.loss_fn = NaNAfter(model.loss_fn, after=14)  # 12 steps an epoch: NaN in epoch 2
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="last", monitor=None)
+    trainer = L.Trainer(
+        max_epochs=5,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1,
+        callbacks=[ckpt, StopOnNonFiniteLoss()],
+    )
+    with pytest.raises(FloatingPointError, match=r"Training loss is nan at epoch 1, step \d+"):
+        trainer.fit(model, datamodule=dm)
+    loaded = load_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    assert all(torch.isfinite(p).all() for p in loaded.model.parameters())
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["epoch"] == 0
