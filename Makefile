@@ -8,7 +8,7 @@ ARGS   ?= experiment=keras_tutorial
 TEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install train test lint format tensorboard bench clean
+.PHONY: install train test lint format tensorboard bench strip-notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ tensorboard: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m lstm_imdb.bench $(BENCH_ARGS)
+
+# notebooks are stored without outputs (`nbstripout --install` strips them on every commit)
+strip-notebooks: $(STAMP)
+	$(VENV)/bin/nbstripout notebooks/*.ipynb
 
 clean:
 	rm -rf logs .pytest_cache .ruff_cache build *.egg-info

@@ -85,9 +85,9 @@ def environment() -> dict:
     }
 
 
-def log_hyperparameters(cfg: DictConfig, model: L.LightningModule, trainer: L.Trainer, extra: dict) -> None:
-    """Send the composed config (flattened) to every logger, for TensorBoard's HPARAMS tab."""
-    hparams = {
+def collect_hyperparameters(cfg: DictConfig, model: L.LightningModule, extra: dict) -> dict:
+    """The composed config's model, data and trainer parts (what TensorBoard's HPARAMS tab compares)."""
+    return {
         "model": OmegaConf.to_container(cfg.model, resolve=True),
         "data": OmegaConf.to_container(cfg.data, resolve=True),
         "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
@@ -95,8 +95,19 @@ def log_hyperparameters(cfg: DictConfig, model: L.LightningModule, trainer: L.Tr
         "params/total": sum(p.numel() for p in model.parameters()),
         **extra,
     }
+
+
+def log_hyperparameters(trainer: L.Trainer, hparams: dict, metrics: dict[str, float] | None = None) -> None:
+    """Send hparams to every logger; with `metrics`, TensorBoard also records them as the run's final
+    values in its HPARAMS tab (Lightning's TensorBoardLogger writes the hparams summary only then)."""
     for lg in trainer.loggers:
-        lg.log_hyperparams(hparams)
+        if isinstance(lg, TensorBoardLogger) and metrics:
+            lg.log_hyperparams(hparams, metrics=metrics)
+        elif metrics:
+            lg.log_metrics(metrics, step=trainer.global_step)
+        else:
+            lg.log_hyperparams(hparams)
+        lg.save()
 
 
 def write_json(path: Path, payload: dict) -> None:

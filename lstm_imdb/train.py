@@ -28,6 +28,7 @@ from lstm_imdb.checkpoint import CheckpointError
 from lstm_imdb.paths import CONFIG_DIR
 from lstm_imdb.report import summary_lines, write_report
 from lstm_imdb.runtime import (
+    collect_hyperparameters,
     environment,
     instantiate_group,
     log_hyperparameters,
@@ -56,7 +57,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     env = environment()
     write_json(out_dir / "environment.json", env)
-    log_hyperparameters(cfg, model, trainer, {"git_commit": env["git_commit"] or ""})
+    hparams = collect_hyperparameters(cfg, model, {"git_commit": env["git_commit"] or ""})
+    log_hyperparameters(trainer, hparams)
 
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -92,9 +94,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         write_report(
             out_dir, test_metrics, model.test_predictions, rows, tensorboard_writer(loggers), extra=extra
         )
-        for lg in trainer.loggers:  # final metrics next to the hparams (TensorBoard's HPARAMS tab)
-            lg.log_metrics({f"hp/{k}": v for k, v in test_metrics.items()}, step=trainer.global_step)
-            lg.save()
+        # final metrics next to the hparams (TensorBoard's HPARAMS tab), as hp/<metric>
+        final = {f"hp/{k}": v for k, v in test_metrics.items()}
+        final.update({f"hp/{k}": metrics[k] for k in ("val/acc_best", "val/acc") if k in metrics})
+        log_hyperparameters(trainer, hparams, final)
     log.info("Run folder: %s", out_dir)
     for line in summary_lines(metrics):
         log.info(line)

@@ -53,3 +53,14 @@ def _quiet_and_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, acl_dir):
+    """One tiny training run through `python -m lstm_imdb.train`: (project root, run folder, process)."""
+    from helpers import run_module, tiny_train_overrides
+
+    root = tmp_path_factory.mktemp("project")
+    run_dir = root / "logs" / "train" / "runs" / "tiny"
+    proc = run_module("lstm_imdb.train", *tiny_train_overrides(acl_dir, run_dir), root=root)
+    return root, run_dir, proc

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 
 def run_module(
     module: str, *overrides: str, root: Path, timeout: int = 300, check: bool = True
@@ -16,6 +18,8 @@ def run_module(
         "LSTM_IMDB_ROOT": str(root),
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
+        # the tests folder is importable, for fault-injection targets such as helpers.ExplodingSGD
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
         "TOKENIZERS_PARALLELISM": "false",
         "HYDRA_FULL_ERROR": "0",
     }
@@ -50,3 +54,21 @@ def tiny_train_overrides(acl_dir: Path, run_dir: Path, *extra: str) -> list[str]
         f"hydra.run.dir={run_dir}",
         *extra,
     ]
+
+
+class ExplodingSGD(torch.optim.SGD):
+    """Fault injection for sweep tests: after `after` steps the weights become NaN, as in a diverging run."""
+
+    def __init__(self, params, lr: float = 0.01, after: int = 2, **kwargs):
+        super().__init__(params, lr=lr, **kwargs)
+        self.after, self.steps = after, 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = super().step(closure)
+        self.steps += 1
+        if self.steps >= self.after:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.fill_(float("nan"))
+        return loss

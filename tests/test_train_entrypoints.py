@@ -8,14 +8,6 @@ import pytest
 from helpers import run_module, tiny_train_overrides
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, acl_dir):
-    root = tmp_path_factory.mktemp("project")
-    run_dir = root / "logs" / "train" / "runs" / "tiny"
-    proc = run_module("lstm_imdb.train", *tiny_train_overrides(acl_dir, run_dir), root=root)
-    return root, run_dir, proc
-
-
 def test_train_writes_a_complete_run_folder(trained):
     root, run_dir, proc = trained
     for path in [

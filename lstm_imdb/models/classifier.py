@@ -6,6 +6,8 @@ Its hyperparameters are plain values (the optimizer and scheduler are `_target_`
 
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import numpy as np
 import torch
@@ -81,11 +83,12 @@ class SentimentClassifier(L.LightningModule):
             init=init,
         )
         optimizer = _plain(optimizer) or dict(DEFAULT_OPTIMIZER)
-        scheduler = _plain(scheduler)
+        scheduler = _plain(scheduler) or None  # model/scheduler=none composes to {}
         _check_target("model.optimizer", optimizer, torch.optim.Optimizer)
         _check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
-        if optimizer.get("lr", 1.0) is not None and not optimizer.get("lr", 1.0) > 0:
-            raise ValueError(f"model.optimizer.lr={optimizer.get('lr')!r}: must be > 0")
+        lr = optimizer.get("lr", 1.0)
+        if not isinstance(lr, (int, float)) or not (0 < lr < math.inf):
+            raise ValueError(f"model.optimizer.lr={lr!r}: must be a finite number > 0")
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"model.scheduler_interval={scheduler_interval!r}: must be epoch or step")
         self.save_hyperparameters(

@@ -1,0 +1,139 @@
+"""A classic baseline beside the LSTMs: TF-IDF of word uni- and bigrams + logistic regression
+(scikit-learn), optionally with naive-Bayes feature weights (NBSVM-style, Wang & Manning 2012).
+
+    python -m lstm_imdb.baseline                      # same splits, same report files as training
+    python -m lstm_imdb.baseline baseline.nb_weighting=true baseline.C=[1,4,16]
+
+The regularization strength C is chosen on the same seeded validation split the LSTMs use (never on
+test); the model is then refitted on all 25,000 training reviews and tested once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+
+from lstm_imdb.data import load_imdb
+from lstm_imdb.paths import CONFIG_DIR
+from lstm_imdb.report import summary_lines, write_report
+from lstm_imdb.runtime import environment, write_json
+
+log = logging.getLogger(__name__)
+
+
+def clean(text: str) -> str:
+    return text.replace("<br />", " ").replace("<br/>", " ")
+
+
+class NBWeighting:
+    """Scales each feature by its log-count ratio between the classes (fitted on the training rows)."""
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = alpha
+        self.r = None
+
+    def fit(self, X, y):
+        p = self.alpha + X[y == 1].sum(0)
+        q = self.alpha + X[y == 0].sum(0)
+        self.r = np.asarray(np.log((p / p.sum()) / (q / q.sum()))).ravel()
+        return self
+
+    def transform(self, X):
+        return X @ sparse.diags(self.r)
+
+
+def fit_model(cfg: DictConfig, texts, labels, C: float):
+    vec = TfidfVectorizer(
+        ngram_range=tuple(cfg.ngram_range),
+        min_df=cfg.min_df,
+        max_df=cfg.max_df,
+        sublinear_tf=True,
+        preprocessor=lambda t: clean(t).lower(),
+        max_features=cfg.max_features,
+        dtype=np.float32,
+    )
+    X = vec.fit_transform(texts)
+    nb = NBWeighting().fit(X, labels) if cfg.nb_weighting else None
+    if nb is not None:
+        X = nb.transform(X)
+    clf = LogisticRegression(C=C, max_iter=cfg.max_iter, solver="liblinear").fit(X, labels)
+
+    def predict(new_texts):
+        Z = vec.transform(new_texts)
+        return clf.predict_proba(nb.transform(Z) if nb is not None else Z)[:, 1]
+
+    return predict, X.shape[1]
+
+
+def split_metrics(name: str, probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    return {
+        f"{name}/acc": accuracy_score(labels, probs >= 0.5),
+        f"{name}/f1": f1_score(labels, probs >= 0.5),
+        f"{name}/auroc": roc_auc_score(labels, probs),
+        f"{name}/loss": log_loss(labels, probs, labels=[0, 1]),
+    }
+
+
+def run(cfg: DictConfig) -> dict[str, float]:
+    b = cfg.baseline
+    ds = load_imdb(cfg.data.source, cfg.data.data_dir, cfg.data.acl_dir)
+    texts, labels = list(ds["train"]["text"]), np.asarray(ds["train"]["label"])
+    # the LSTMs' validation split: same seed, same fraction, same permutation
+    perm = np.random.default_rng(cfg.seed).permutation(len(texts))
+    n_val = max(1, round(len(texts) * cfg.data.val_fraction))
+    val_idx, fit_idx = perm[:n_val], perm[n_val:]
+    Cs = list(b.C) if OmegaConf.is_list(b.C) else [b.C]
+    scores = {}
+    for C in Cs:
+        predict, _ = fit_model(b, [texts[i] for i in fit_idx], labels[fit_idx], C)
+        scores[C] = accuracy_score(labels[val_idx], predict([texts[i] for i in val_idx]) >= 0.5)
+        log.info("C=%g: val/acc %.4f", C, scores[C])
+    best_C = max(scores, key=scores.get)
+    start = time.perf_counter()
+    predict, n_features = fit_model(b, texts, labels, best_C)
+    fit_s = time.perf_counter() - start
+    metrics = {"val/acc": scores[best_C]}
+    predictions = {}
+    for name in ("test", "rotten_tomatoes"):
+        if name in ds:
+            probs = predict(list(ds[name]["text"]))
+            y = np.asarray(ds[name]["label"])
+            predictions[name] = (probs, y)
+            metrics.update(split_metrics(name, probs, y))
+    out_dir = Path(cfg.paths.output_dir)
+    write_report(
+        out_dir,
+        {k: v for k, v in metrics.items() if not k.startswith("val")},
+        predictions,
+        extra={
+            "C": best_C,
+            "val_acc_by_C": {str(k): v for k, v in scores.items()},
+            "features": n_features,
+            "time/fit_s": fit_s,
+        },
+    )
+    write_json(out_dir / "environment.json", environment())
+    log.info(
+        "C=%g (by validation accuracy), %d features, refit on all train in %.1f s", best_C, n_features, fit_s
+    )
+    for line in summary_lines(metrics):
+        log.info(line)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="baseline")
+def main(cfg: DictConfig) -> float:
+    return run(cfg)["val/acc"]
+
+
+if __name__ == "__main__":
+    main()

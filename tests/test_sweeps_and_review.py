@@ -1,0 +1,180 @@
+"""Sweeps (grid, Optuna, joblib), sweep summaries, TensorBoard hparams, launcher configs and notebooks."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from helpers import run_module, tiny_train_overrides
+from hydra import compose, initialize_config_dir
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lstm_imdb.paths import CONFIG_DIR
+from lstm_imdb.summarize import summarize
+
+FAST = ["trainer.max_epochs=2"]
+
+
+def job_dirs(sweep_dir):
+    return sorted(p.parent.parent for p in sweep_dir.glob("*/.hydra/config.yaml"))
+
+
+def test_grid_sweep_runs_every_combination_and_summarizes(acl_dir, tmp_path):
+    sweep = tmp_path / "logs" / "train" / "multiruns" / "grid"
+    run_module(
+        "lstm_imdb.train",
+        "-m",
+        *tiny_train_overrides(acl_dir, tmp_path / "unused"),
+        *FAST,
+        "model.hidden_size=8,16",
+        "model.pooling=last,max",
+        f"hydra.sweep.dir={sweep}",
+        root=tmp_path,
+    )
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 4
+    for job in jobs:
+        assert (job / "test_metrics.json").is_file() and (job / "report" / "roc_curve.png").is_file()
+    df = summarize([sweep])
+    assert len(df) == 4 and set(df["status"]) == {"tested"}
+    assert {"model.hidden_size", "model.pooling", "val/acc_best", "test/acc", "epochs"} <= set(df.columns)
+    assert list(df["val/acc_best"]) == sorted(df["val/acc_best"], reverse=True)
+    for name in ("summary.csv", "summary.md", "summary.png"):
+        assert (sweep / name).stat().st_size > 200
+    assert "model.hidden_size" in (sweep / "summary.md").read_text()
+    # the command line works on a list of single runs too
+    out = tmp_path / "two"
+    run_module(
+        "lstm_imdb.summarize",
+        str(jobs[0]),
+        str(jobs[1]),
+        "--out",
+        str(out),
+        "--metric",
+        "test/acc",
+        root=tmp_path,
+    )
+    assert len((out / "summary.csv").read_text().strip().splitlines()) == 3
+
+
+def test_optuna_search_runs_two_trials(acl_dir, tmp_path):
+    sweep = tmp_path / "optuna"
+    run_module(
+        "lstm_imdb.train",
+        "-m",
+        "hparams_search=optuna",
+        *tiny_train_overrides(acl_dir, tmp_path / "u"),
+        *FAST,
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweep.dir={sweep}",
+        root=tmp_path,
+    )
+    assert len(job_dirs(sweep)) == 2
+    best = (sweep / "optimization_results.yaml").read_text()
+    assert "best_params" in best and "best_value" in best
+
+
+def test_a_diverging_trial_is_reported_and_the_sweep_goes_on(acl_dir, tmp_path):
+    sweep = tmp_path / "nan"
+    proc = run_module(
+        "lstm_imdb.train",
+        "-m",
+        *tiny_train_overrides(acl_dir, tmp_path / "u"),
+        *FAST,
+        "model.optimizer._target_=helpers.ExplodingSGD,torch.optim.Adam",
+        f"hydra.sweep.dir={sweep}",
+        root=tmp_path,
+    )
+    assert "Training loss is nan at epoch 0, step 3 (batch 2)" in proc.stdout + proc.stderr
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 2 and (jobs[1] / "test_metrics.json").is_file()
+    df = summarize([sweep])
+    assert sorted(df["status"]) == ["failed", "tested"]
+
+
+def test_joblib_launcher_runs_two_jobs(acl_dir, tmp_path):
+    sweep = tmp_path / "joblib"
+    run_module(
+        "lstm_imdb.train",
+        "-m",
+        "hydra/launcher=parallel",
+        *tiny_train_overrides(acl_dir, tmp_path / "u"),
+        *FAST,
+        "model.hidden_size=8,12",
+        f"hydra.sweep.dir={sweep}",
+        root=tmp_path,
+    )
+    assert [(j / "test_metrics.json").is_file() for j in job_dirs(sweep)] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check"),
+    [
+        (
+            ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"],
+            lambda c: "SlurmLauncher" in c.hydra.launcher._target_ and c.hydra.launcher.partition == "gpu",
+        ),
+        (["hydra/launcher=parallel"], lambda c: "JoblibLauncher" in c.hydra.launcher._target_),
+        (
+            ["hparams_search=optuna"],
+            lambda c: c.hydra.sweeper.sampler.seed == 1234 and c.hydra.sweeper.n_trials > 1,
+        ),
+        (["trainer=ddp"], lambda c: c.trainer.strategy == "ddp" and c.trainer.precision == "bf16-mixed"),
+        (["trainer=gpu"], lambda c: c.trainer.accelerator == "gpu" and c.trainer.precision == "bf16-mixed"),
+        (["logger=many"], lambda c: set(c.logger) == {"tensorboard", "csv"}),
+        (["experiment=keras_tutorial"], lambda c: c.data.bucket is False and c.trainer.max_epochs == 5),
+    ],
+)
+def test_configs_compose(overrides, check):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    assert check(cfg)
+
+
+def test_tensorboard_events_hold_hparams_and_scalars(trained):
+    _, run_dir, _ = trained
+    tags, hparams = set(), False
+    for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+        try:
+            hparams |= bool(acc.PluginTagToContent("hparams"))
+        except KeyError:  # this events file holds no hparams
+            pass
+    assert {"train/loss", "val/loss", "val/acc", "val/auroc", "hp/test/acc"} <= tags
+    assert hparams
+    images = set()
+    for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        images |= set(acc.Tags()["images"])
+    assert {"report/roc_curve", "report/training_curves", "report/confusion_matrix"} <= images
+
+
+@pytest.mark.parametrize("notebook", ["01_data.ipynb", "02_review_runs.ipynb"])
+def test_notebooks_run_and_are_stored_without_outputs(notebook, trained, acl_dir, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    root, run_dir, _ = trained
+    path = CONFIG_DIR.parent / "notebooks" / notebook
+    nb = nbformat.read(path, as_version=4)
+    assert all(
+        not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"
+    )
+    monkeypatch.setenv("LSTM_IMDB_ROOT", str(root))
+    monkeypatch.setenv("LSTM_IMDB_SOURCE", "acl")
+    monkeypatch.setenv("LSTM_IMDB_ACL_DIR", str(acl_dir))
+    monkeypatch.setenv("LSTM_IMDB_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("LSTM_IMDB_RUN_DIR", str(run_dir))
+    monkeypatch.setenv("LSTM_IMDB_COMPARE_DIR", str(run_dir.parent))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}
+    ).execute()
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert outputs and not [o for o in outputs if o.get("output_type") == "error"]
+    assert os.environ.get("LSTM_IMDB_ROOT") == str(root)
+    json.dumps(nb)  # executed notebook is valid JSON
