@@ -26,6 +26,12 @@ class MetricHistory(L.Callback):
         self.filename = filename
         self.epochs: list[dict] = []
         self._epoch_start = 0.0
+        self.epochs_this_run = 0  # not restored on resume: the epochs this process trained
+
+    def epoch_seconds(self) -> float:
+        """Mean wall time of this process's epochs (validation included)."""
+        times = [r["epoch_s"] for r in self.epochs[len(self.epochs) - self.epochs_this_run :]]
+        return sum(times) / len(times) if times else float("nan")
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
@@ -45,6 +51,7 @@ class MetricHistory(L.Callback):
         if trainer.optimizers:
             row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self.epochs = [r for r in self.epochs if r["epoch"] != row["epoch"]] + [row]
+        self.epochs_this_run += 1
         log.info(
             "epoch %d: %s",
             row["epoch"],

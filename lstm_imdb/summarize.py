@@ -93,13 +93,22 @@ def summarize(folders: list[Path], metric: str = "val/acc_best", out: Path | Non
     out = out or folders[0]
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "summary.csv", index=False)
+    stats = spread(df, shown)
     (out / "summary.md").write_text(
         f"# {len(df)} runs, best {metric} first\n\n"
         + df.drop(columns=["run"]).to_markdown(index=False, floatfmt=".4f")
+        + "\n\n## Mean and spread over these runs\n\n"
+        + stats.to_markdown(floatfmt=".4f")
         + "\n"
     )
     plot_summary(df, swept, metric, out / "summary.png")
     return df
+
+
+def spread(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Mean, standard deviation, min and max of each metric over the runs (e.g. a sweep over seeds)."""
+    numeric = df[columns].apply(pd.to_numeric, errors="coerce")
+    return numeric.agg(["mean", "std", "min", "max", "count"]).T
 
 
 def plot_summary(df: pd.DataFrame, swept: list[str], metric: str, path: Path) -> None:
@@ -145,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {err}") from None
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(df.drop(columns=["run"]).to_string(index=False))
+        print("\nMean and spread over these runs:")
+        print(spread(df, [c for c in COLUMNS if c in df.columns]).to_string())
     print(f"\nWrote summary.csv, summary.md and summary.png to {args.out or args.folders[0]}")
 
 

@@ -66,11 +66,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     write_json(out_dir / "environment.json", {**env, "data": datamodule.data_fingerprint})
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     epochs = trainer.current_epoch
-    # this process's epochs only (a resumed run's history also holds the epochs before the resume)
-    epoch_times = [r["epoch_s"] for r in (history.epochs if history else []) if r.get("epoch_s")][
-        -max(epochs, 1) :
-    ]
-    epoch_s = sum(epoch_times) / len(epoch_times) if epoch_times else float("nan")
+    epoch_s = history.epoch_seconds() if history else float("nan")
     metrics.update({"time/fit_s": fit_s, "time/epoch_s": epoch_s, "epochs": epochs})
     if trainer.interrupted:
         return metrics

@@ -43,6 +43,7 @@ def test_grid_sweep_runs_every_combination_and_summarizes(acl_dir, tmp_path):
     for name in ("summary.csv", "summary.md", "summary.png"):
         assert (sweep / name).stat().st_size > 200
     assert "model.hidden_size" in (sweep / "summary.md").read_text()
+    assert "Mean and spread" in (sweep / "summary.md").read_text()
     # the command line works on a list of single runs too
     out = tmp_path / "two"
     run_module(

@@ -81,3 +81,16 @@ def test_bucket_sampler_for_evaluation_is_sorted_longest_first():
     lengths = np.array([3, 9, 1, 7, 5])
     batches = list(BucketBatchSampler(lengths, 2, shuffle=False))
     assert batches == [[1, 3], [4, 0], [2]]
+
+
+def test_bucket_sampler_shards_batches_across_ranks():
+    lengths = np.arange(1000) % 300
+    ranks = [
+        list(BucketBatchSampler(lengths, 32, shuffle=True, seed=5, num_replicas=3, rank=r)) for r in range(3)
+    ]
+    assert len({len(r) for r in ranks}) == 1  # every rank the same number of batches
+    seen = [i for r in ranks for b in r for i in b]
+    assert len(seen) == len(set(seen))  # no review on two ranks
+    whole = list(BucketBatchSampler(lengths, 32, shuffle=True, seed=5))
+    assert len(ranks[0]) == len(whole) // 3
+    assert len(ranks[0]) == len(BucketBatchSampler(lengths, 32, shuffle=True, seed=5, num_replicas=3, rank=0))

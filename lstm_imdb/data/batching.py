@@ -75,6 +75,8 @@ class BucketBatchSampler(Sampler[list[int]]):
     `batch_size * pool_batches` reviews; each pool is sorted by length and cut into batches, and the
     batches are shuffled, so that batch composition and order both change between epochs.
     Evaluation (shuffle=False): all reviews sorted by length, longest first, for the least padding.
+    Under DDP every rank builds the same batches (same seed and epoch) and takes every `num_replicas`-th
+    one, each rank the same number (`trainer=ddp` turns Lightning's own sampler injection off).
     """
 
     def __init__(
@@ -85,6 +87,8 @@ class BucketBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         pool_batches: int = 50,
         drop_last: bool = False,
+        num_replicas: int | None = None,
+        rank: int | None = None,
     ):
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
@@ -93,6 +97,15 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.pool_batches = pool_batches
         self.drop_last = drop_last
         self.epoch = 0
+        self._replicas, self._rank = num_replicas, rank
+
+    @property
+    def replicas_and_rank(self) -> tuple[int, int]:
+        if self._replicas is not None:
+            return self._replicas, self._rank or 0
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_world_size(), torch.distributed.get_rank()
+        return 1, 0
 
     def set_epoch(self, epoch: int) -> None:  # Lightning calls this at the start of each epoch
         self.epoch = epoch
@@ -114,15 +127,17 @@ class BucketBatchSampler(Sampler[list[int]]):
             batches = [b for b in batches if len(b) == bs]
         return [batches[i] for i in rng.permutation(len(batches))]
 
+    def _my_batches(self) -> list[np.ndarray]:
+        batches = self._batches()
+        replicas, rank = self.replicas_and_rank
+        if replicas == 1:
+            return batches
+        usable = len(batches) // replicas * replicas
+        return batches[rank:usable:replicas]
+
     def __iter__(self):
-        for batch in self._batches():
+        for batch in self._my_batches():
             yield batch.tolist()
 
     def __len__(self) -> int:
-        n, bs = len(self.lengths), self.batch_size
-        if not self.shuffle:
-            return -(-n // bs)
-        if not self.drop_last:
-            pool = bs * self.pool_batches
-            return sum(-(-min(pool, n - s) // bs) for s in range(0, n, pool))
-        return len(self._batches())
+        return len(self._my_batches())

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import torch
 from tokenizers import Tokenizer
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from lstm_imdb.data.batching import SIDES, BucketBatchSampler, PadCollate, TokenDataset
 from lstm_imdb.data.cache import read_manifest
@@ -170,6 +171,9 @@ class IMDBDataModule(L.LightningDataModule):
             lengths = np.minimum(split.lengths, hp.sequence_length)
             sampler = BucketBatchSampler(lengths, bs, shuffle=train, seed=hp.seed)
             return DataLoader(TokenDataset(split), batch_sampler=sampler, **common)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():  # trainer=ddp
+            sampler = DistributedSampler(TokenDataset(split), shuffle=train, seed=hp.seed)
+            return DataLoader(TokenDataset(split), batch_size=bs, sampler=sampler, **common)
         return DataLoader(TokenDataset(split), batch_size=bs, shuffle=train, **common)
 
     def train_dataloader(self) -> DataLoader:

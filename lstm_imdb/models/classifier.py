@@ -177,12 +177,14 @@ class SentimentClassifier(L.LightningModule):
         optimizer = instantiate(self.hparams.optimizer, params=self.parameters())
         if not self.hparams.scheduler:
             return optimizer
-        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)
+        cfg = dict(self.hparams.scheduler)
+        # a scheduler config may say when it steps (`interval: step`) and what it watches (`monitor`)
+        interval = cfg.pop("interval", self.hparams.scheduler_interval)
+        monitor = cfg.pop("monitor", self.hparams.scheduler_monitor)
+        if cfg.get("total_steps") == "auto":  # e.g. OneCycleLR: every optimizer step of the planned run
+            cfg["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = instantiate(cfg, optimizer=optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": scheduler,
-                "monitor": self.hparams.scheduler_monitor,
-                "interval": self.hparams.scheduler_interval,
-            },
+            "lr_scheduler": {"scheduler": scheduler, "monitor": monitor, "interval": interval},
         }

@@ -1,0 +1,67 @@
+"""Every model and experiment config trains a step; the classic baseline writes its report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import run_module
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+from lstm_imdb.paths import CONFIG_DIR
+from lstm_imdb.train import train
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model=lstm"],
+        ["model=bilstm"],
+        ["model=gru"],
+        ["model=gru", "model/scheduler=none"],
+        ["experiment=keras_tutorial"],
+        ["experiment=best"],
+        ["model/optimizer=adamw", "model/scheduler=cosine"],
+    ],
+)
+def test_each_config_trains_one_step(overrides, acl_dir, tmp_path):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            return_hydra_config=True,
+            overrides=[
+                *overrides,
+                "data.source=acl",
+                f"data.acl_dir={acl_dir}",
+                f"paths.data_dir={tmp_path / 'data'}",
+                "+trainer.fast_dev_run=true",
+                "trainer.accelerator=cpu",
+                "logger=csv",
+            ],
+        )
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "run")
+    metrics = train(cfg)
+    assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["train/loss"] > 0
+    assert (tmp_path / "run" / "test_metrics.json").is_file()
+
+
+def test_baseline_writes_the_same_report(acl_dir, tmp_path):
+    out = tmp_path / "baseline"
+    run_module(
+        "lstm_imdb.baseline",
+        "data.source=acl",
+        f"data.acl_dir={acl_dir}",
+        "baseline.C=[0.5,4]",
+        "baseline.nb_weighting=true",
+        f"hydra.run.dir={out}",
+        root=tmp_path,
+    )
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert metrics["test/acc"] > 0.9  # cue words make the tiny reviews linearly separable
+    assert metrics["C"] in (0.5, 4.0) and set(metrics["val_acc_by_C"]) == {"0.5", "4"}
+    for name in ("classification_report.txt", "confusion_matrix.png", "roc_curve.png"):
+        assert (out / "report" / name).is_file()
