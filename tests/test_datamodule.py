@@ -83,3 +83,23 @@ def test_bad_options_fail_before_any_work(kwargs, key, tmp_path):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
         IMDBDataModule(**{**base, **kwargs})
     assert not (tmp_path / "d").exists()
+
+
+def test_data_fingerprint_is_recorded_even_for_an_older_cache(acl_dir, data_dir):
+    import json
+
+    from lstm_imdb.data import sources
+
+    dm = make_dm(acl_dir, data_dir)
+    dm.prepare_data()
+    [folder] = (data_dir / "imdb").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    want = manifest.pop("fingerprints")
+    (folder / "manifest.json").write_text(json.dumps(manifest))  # as written before fingerprints existed
+    fresh = make_dm(acl_dir, data_dir)
+    fresh.setup()
+    assert {k: fresh.data_fingerprint[k] for k in want} == want
+    texts = [t for t in fresh._raw()[0]["test"]["text"]]
+    labels = list(fresh._raw()[0]["test"]["label"])
+    assert want["test"] == sources.split_fingerprint(texts, labels)
+    assert "fingerprints" in json.loads((folder / "manifest.json").read_text())

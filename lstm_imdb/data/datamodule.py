@@ -16,8 +16,7 @@ from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, DistributedSampler
 
 from lstm_imdb.data.batching import SIDES, BucketBatchSampler, PadCollate, TokenDataset
-from lstm_imdb.data.cache import read_manifest
-from lstm_imdb.data.imdb import _cache_key, cache_folder, load_imdb
+from lstm_imdb.data.imdb import _cache_key, load_imdb, split_fingerprints
 from lstm_imdb.data.sources import SOURCES
 from lstm_imdb.data.tokenizer import encode
 from lstm_imdb.data.tokens import TokenizedSplit, build_token_cache, token_cache_dir
@@ -117,7 +116,7 @@ class IMDBDataModule(L.LightningDataModule):
             resolved = "pypi" if OOD_SPLIT in raw else "hub"
         self.data_fingerprint = {
             "source": resolved,
-            **read_manifest(cache_folder(resolved, self.data_dir, hp.acl_dir)).get("fingerprints", {}),
+            **split_fingerprints(resolved, self.data_dir, hp.acl_dir, raw),
         }
         return raw, _cache_key(resolved, hp.acl_dir)
 
