@@ -11,6 +11,7 @@ from tokenizers import Tokenizer
 
 from lstm_imdb.data.datamodule import IMDBDataModule
 from lstm_imdb.models.classifier import SentimentClassifier
+from lstm_imdb.models.encoder import EnsembleEncoder
 
 
 class CheckpointError(RuntimeError):
@@ -54,3 +55,23 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return LoadedCheckpoint(Path(path), model, dict(data_hparams), Tokenizer.from_str(state["tokenizer"]))
+
+
+# data settings that must agree between the members of an ensemble
+_SHARED_DATA = ("num_words", "sequence_length", "padding_side", "truncation_side")
+
+
+def load_ensemble(paths: list[str | Path]) -> LoadedCheckpoint:
+    """Several checkpoints as one model averaging their probabilities (see `EnsembleEncoder`)."""
+    members = [load_checkpoint(p) for p in paths]
+    first = members[0]
+    for other in members[1:]:
+        if other.tokenizer.to_str() != first.tokenizer.to_str() or any(
+            other.data_hparams.get(k) != first.data_hparams.get(k) for k in _SHARED_DATA
+        ):
+            raise CheckpointError(
+                f"{other.path} cannot join an ensemble with {first.path}: different vocabulary or data settings "
+                f"({', '.join(_SHARED_DATA)})"
+            )
+    first.model.net = EnsembleEncoder([m.model.net for m in members]).eval()
+    return first

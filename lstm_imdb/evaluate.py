@@ -13,9 +13,9 @@ from pathlib import Path
 import hydra
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from lstm_imdb.checkpoint import CheckpointError, load_checkpoint
+from lstm_imdb.checkpoint import CheckpointError, load_checkpoint, load_ensemble
 from lstm_imdb.data.datamodule import IMDBDataModule
 from lstm_imdb.paths import CONFIG_DIR
 from lstm_imdb.report import summary_lines, write_report
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    loaded = load_checkpoint(cfg.ckpt_path)
+    paths = list(cfg.ckpt_path) if OmegaConf.is_list(cfg.ckpt_path) else [cfg.ckpt_path]
+    loaded = load_ensemble(paths) if len(paths) > 1 else load_checkpoint(paths[0])
     overrides = {k: v for k, v in cfg.data.items() if v is not None}
     datamodule = IMDBDataModule(**{**loaded.data_hparams, **overrides})
     loggers = instantiate_group(cfg.get("logger"))
@@ -45,7 +46,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         loaded.model.test_predictions,
         None,
         tensorboard_writer(loggers),
-        extra={"checkpoint": str(loaded.path)},
+        extra={"checkpoints": [str(p) for p in paths]},
     )
     log.info("Report: %s", out_dir)
     for line in summary_lines(metrics):

@@ -127,3 +127,30 @@ def test_bad_overrides_fail_before_data_work(acl_dir, tmp_path, override, messag
     assert proc.returncode != 0
     assert message in proc.stderr + proc.stdout
     assert not (tmp_path / "data").exists()  # nothing was downloaded, built or tokenized
+
+
+def test_evaluate_an_ensemble_of_checkpoints(trained, tmp_path):
+    root, run_dir, _ = trained
+    ckpts = [run_dir / "checkpoints" / "best.ckpt", run_dir / "checkpoints" / "last.ckpt"]
+    out = tmp_path / "ensemble"
+    run_module(
+        "lstm_imdb.evaluate",
+        f"ckpt_path=[{ckpts[0]},{ckpts[1]}]",
+        f"hydra.run.dir={out}",
+        "trainer.accelerator=cpu",
+        root=root,
+    )
+    got = json.loads((out / "test_metrics.json").read_text())
+    assert got["checkpoints"] == [str(c) for c in ckpts] and 0.5 < got["test/acc"] <= 1.0
+
+
+def test_ensemble_averages_member_probabilities():
+    import torch
+
+    from lstm_imdb.models.encoder import EnsembleEncoder, RNNEncoder
+
+    torch.manual_seed(0)
+    a, b = RNNEncoder(vocab_size=20, embedding_dim=4, hidden_size=4).eval(), RNNEncoder(vocab_size=20).eval()
+    ids = torch.randint(1, 20, (3, 5))
+    want = (torch.sigmoid(a(ids)) + torch.sigmoid(b(ids))) / 2
+    torch.testing.assert_close(torch.sigmoid(EnsembleEncoder([a, b])(ids)), want)

@@ -27,42 +27,32 @@ log = logging.getLogger(__name__)
 OOD_SPLIT = "rotten_tomatoes"
 
 
-def validate_data_options(
-    *,
-    source: str,
-    acl_dir,
-    num_words: int,
-    sequence_length: int,
-    padding_side: str,
-    truncation_side: str,
-    batch_size: int,
-    eval_batch_size: int,
-    val_fraction: float,
-    num_workers: int,
-) -> None:
-    """Fail fast, naming the key and what is allowed, before any download or tokenization."""
+def validate_data_options(hp) -> None:
+    """Fail fast, naming the key and what is allowed, before any download or tokenization
+    (hp: the datamodule's arguments)."""
     problems = []
-    if source not in SOURCES:
-        problems.append(f"data.source={source!r}: must be one of {', '.join(SOURCES)}")
-    if source == "acl":
-        if not acl_dir:
+    if hp["source"] not in SOURCES:
+        problems.append(f"data.source={hp['source']!r}: must be one of {', '.join(SOURCES)}")
+    if hp["source"] == "acl":
+        if not hp["acl_dir"]:
             problems.append("data.acl_dir: required with data.source=acl (a folder with train/ and test/)")
-        elif not Path(acl_dir).expanduser().is_dir():
-            problems.append(f"data.acl_dir={acl_dir!r}: no such folder")
-    if not isinstance(num_words, int) or num_words < 2:
-        problems.append(f"data.num_words={num_words!r}: must be an integer >= 2")
-    if not isinstance(sequence_length, int) or sequence_length < 1:
-        problems.append(f"data.sequence_length={sequence_length!r}: must be an integer >= 1")
-    for key, value in (("padding_side", padding_side), ("truncation_side", truncation_side)):
-        if value not in SIDES:
-            problems.append(f"data.{key}={value!r}: must be one of {', '.join(SIDES)}")
-    for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-        if not isinstance(value, int) or value < 1:
-            problems.append(f"data.{key}={value!r}: must be an integer >= 1")
-    if not (isinstance(val_fraction, (int, float)) and 0 < val_fraction < 1):
-        problems.append(f"data.val_fraction={val_fraction!r}: must be in the open interval (0, 1)")
-    if not isinstance(num_workers, int) or num_workers < 0:
-        problems.append(f"data.num_workers={num_workers!r}: must be an integer >= 0")
+        elif not Path(hp["acl_dir"]).expanduser().is_dir():
+            problems.append(f"data.acl_dir={hp['acl_dir']!r}: no such folder")
+    for key, low in (
+        ("num_words", 2),
+        ("sequence_length", 1),
+        ("batch_size", 1),
+        ("eval_batch_size", 1),
+        ("num_workers", 0),
+        ("seed", 0),
+    ):
+        if not isinstance(hp[key], int) or hp[key] < low:
+            problems.append(f"data.{key}={hp[key]!r}: must be an integer >= {low}")
+    for key in ("padding_side", "truncation_side"):
+        if hp[key] not in SIDES:
+            problems.append(f"data.{key}={hp[key]!r}: must be one of {', '.join(SIDES)}")
+    if not (isinstance(hp["val_fraction"], (int, float)) and 0 < hp["val_fraction"] < 1):
+        problems.append(f"data.val_fraction={hp['val_fraction']!r}: must be in the open interval (0, 1)")
     if problems:
         raise ValueError("Invalid data config:\n  " + "\n  ".join(problems))
 
@@ -87,18 +77,7 @@ class IMDBDataModule(L.LightningDataModule):
         hub_timeout: float = 3.0,
     ):
         super().__init__()
-        validate_data_options(
-            source=source,
-            acl_dir=acl_dir,
-            num_words=num_words,
-            sequence_length=sequence_length,
-            padding_side=padding_side,
-            truncation_side=truncation_side,
-            batch_size=batch_size,
-            eval_batch_size=eval_batch_size,
-            val_fraction=val_fraction,
-            num_workers=num_workers,
-        )
+        validate_data_options(dict(locals()))  # the arguments above, by name
         self.save_hyperparameters()
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.tokenizer: Tokenizer | None = None

@@ -50,38 +50,20 @@ def _metrics(prefix: str) -> MetricCollection:
 
 
 class SentimentClassifier(L.LightningModule):
+    """`encoder_kwargs` are `RNNEncoder`'s options (vocab_size, embedding_dim, hidden_size, num_layers,
+    bidirectional, cell, pooling, dropout, recurrent_dropout, output_dropout, init), flat in the config so
+    that users write `model.hidden_size=256`."""
+
     def __init__(
         self,
-        vocab_size: int = 5000,
-        embedding_dim: int = 10,
-        hidden_size: int = 128,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        cell: str = "lstm",
-        pooling: str = "last",
-        dropout: float = 0.25,
-        recurrent_dropout: float = 0.25,
-        output_dropout: float = 0.0,
-        init: str = "keras",
         optimizer: dict | None = None,
         scheduler: dict | None = None,
         scheduler_monitor: str = "val/loss",
         scheduler_interval: str = "epoch",
+        **encoder_kwargs,
     ):
         super().__init__()
-        encoder_kwargs = dict(
-            vocab_size=vocab_size,
-            embedding_dim=embedding_dim,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            cell=cell,
-            pooling=pooling,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            output_dropout=output_dropout,
-            init=init,
-        )
+        self.net = RNNEncoder(**encoder_kwargs)  # validates its options; an unknown one is a TypeError
         optimizer = _plain(optimizer) or dict(DEFAULT_OPTIMIZER)
         scheduler = _plain(scheduler) or None  # model/scheduler=none composes to {}
         _check_target("model.optimizer", optimizer, torch.optim.Optimizer)
@@ -100,7 +82,6 @@ class SentimentClassifier(L.LightningModule):
                 "scheduler_interval": scheduler_interval,
             }
         )
-        self.net = RNNEncoder(**encoder_kwargs)
         self.loss_fn = nn.BCEWithLogitsLoss()
         self.train_metrics = _metrics("train/")
         self.val_metrics = _metrics("val/")

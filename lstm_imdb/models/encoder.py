@@ -18,42 +18,18 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "mean", "max", "mean_max")
 
 
-def validate_encoder_options(
-    *,
-    vocab_size,
-    embedding_dim,
-    hidden_size,
-    num_layers,
-    cell,
-    pooling,
-    dropout,
-    recurrent_dropout,
-    output_dropout,
-    init,
-) -> None:
+def validate_encoder_options(hp: dict) -> None:
+    """Fail fast, naming the key and what is allowed (hp: the encoder's arguments)."""
     problems = []
-    for key, value in (
-        ("vocab_size", vocab_size),
-        ("embedding_dim", embedding_dim),
-        ("hidden_size", hidden_size),
-        ("num_layers", num_layers),
-    ):
-        if not isinstance(value, int) or value < 1:
-            problems.append(f"model.{key}={value!r}: must be an integer >= 1")
-    for key, value in (
-        ("dropout", dropout),
-        ("recurrent_dropout", recurrent_dropout),
-        ("output_dropout", output_dropout),
-    ):
-        if not isinstance(value, (int, float)) or not 0 <= value < 1:
-            problems.append(f"model.{key}={value!r}: must be in [0, 1)")
-    for key, value, allowed in (
-        ("cell", cell, tuple(CELLS)),
-        ("pooling", pooling, POOLINGS),
-        ("init", init, INITS),
-    ):
-        if value not in allowed:
-            problems.append(f"model.{key}={value!r}: must be one of {', '.join(allowed)}")
+    for key in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
+        if not isinstance(hp[key], int) or hp[key] < 1:
+            problems.append(f"model.{key}={hp[key]!r}: must be an integer >= 1")
+    for key in ("dropout", "recurrent_dropout", "output_dropout"):
+        if not isinstance(hp[key], (int, float)) or not 0 <= hp[key] < 1:
+            problems.append(f"model.{key}={hp[key]!r}: must be in [0, 1)")
+    for key, allowed in (("cell", tuple(CELLS)), ("pooling", POOLINGS), ("init", INITS)):
+        if hp[key] not in allowed:
+            problems.append(f"model.{key}={hp[key]!r}: must be one of {', '.join(allowed)}")
     if problems:
         raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
 
@@ -82,18 +58,7 @@ class RNNEncoder(nn.Module):
         init: str = "keras",
     ):
         super().__init__()
-        validate_encoder_options(
-            vocab_size=vocab_size,
-            embedding_dim=embedding_dim,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            cell=cell,
-            pooling=pooling,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            output_dropout=output_dropout,
-            init=init,
-        )
+        validate_encoder_options(dict(locals()))  # the arguments above, by name
         self.pooling = pooling
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
@@ -137,3 +102,16 @@ class RNNEncoder(nn.Module):
         states, _ = weight_dropped_call(self.rnn, self.recurrent_dropout, x)
         pooled = self.output_dropout(self.pool(states, mask))
         return self.head(pooled).squeeze(-1)
+
+
+class EnsembleEncoder(nn.Module):
+    """Several trained encoders as one: the logit of their mean probability (e.g. the best checkpoints of
+    a seed sweep; they must share the vocabulary)."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([torch.sigmoid(m(input_ids).float()) for m in self.members]).mean(0)
+        return torch.logit(probs.clamp(1e-6, 1 - 1e-6))
