@@ -1,0 +1,46 @@
+"""`python -m lstm_imdb.bench --quick` on tiny data: every figure of the table is produced."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import run_module
+
+
+def test_bench_quick_prints_and_writes_every_figure(acl_dir, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_module(
+        "lstm_imdb.bench",
+        "--quick",
+        "--source",
+        "acl",
+        "--acl-dir",
+        str(acl_dir),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--num-words",
+        "60",
+        "--out",
+        str(out),
+        root=tmp_path,
+    )
+    report = json.loads(out.read_text())
+    assert {
+        "data/build_imdb_cold_s",
+        "data/tokenize_cache_cold_s",
+        "data/prepare_and_setup_cached_s",
+        "tokenize/encode_s",
+    } <= set(report["data"])
+    assert report["data"]["tokenize/reviews"] == 400
+    rows = {(r["mode"], r["path"]) for r in report["train"]}
+    assert rows == {
+        ("padded to 300", "plain"),
+        ("padded to 300", "lightning"),
+        ("bucketed", "plain"),
+        ("bucketed", "lightning"),
+        ("packed (right-padded, bucketed)", "plain"),
+    }
+    assert all(r["samples_per_s"] > 0 and r["epoch_s"] > 0 for r in report["train"])
+    assert [r for r in report["train"] if r["path"] == "lightning"][0]["lightning_over_plain"] > 0
+    assert all(r["reviews_per_s"] > 0 for r in report["eval"])
+    assert "samples/s" in proc.stdout and "Lightning/plain" in proc.stdout
