@@ -23,8 +23,10 @@ from lstm_imdb.train import train
         ["model=gru", "model/scheduler=none"],
         ["experiment=keras_tutorial"],
         ["experiment=best"],
+        ["experiment=best", "model.ngram_order=2", "model.ngram_buckets=1024", "model.word_dropout=0.2"],
         ["model/optimizer=adamw", "model/scheduler=cosine"],
     ],
+    ids=" ".join,
 )
 def test_each_config_trains_one_step(overrides, acl_dir, tmp_path):
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):

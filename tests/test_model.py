@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from lstm_imdb.models import RNNEncoder, SentimentClassifier
+from lstm_imdb.models.ngram import NgramBag, ngram_ids
+from lstm_imdb.models.regularization import word_dropout
 
 
 @pytest.mark.parametrize(
@@ -94,6 +96,9 @@ def test_keras_init():
         ({"pooling": "attention"}, "model.pooling"),
         ({"cell": "rnn"}, "model.cell"),
         ({"embedding_dim": 0}, "model.embedding_dim"),
+        ({"ngram_order": -1}, "model.ngram_order"),
+        ({"ngram_order": 2, "ngram_buckets": 0}, "model.ngram_buckets"),
+        ({"ngram_dropout": 1.5}, "model.ngram_dropout"),
     ],
 )
 def test_bad_model_options_name_the_key(kwargs, key):
@@ -110,3 +115,48 @@ def test_classifier_hparams_are_plain_and_build_the_optimizer():
     assert isinstance(model.hparams.optimizer, dict)
     opt = model.configure_optimizers()
     assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["lr"] == 0.1
+
+
+def test_ngram_ids_count_only_real_tokens_and_hash_in_range():
+    ids = torch.tensor([[0, 0, 5, 6, 7], [5, 6, 1, 7, 8]])  # left padding; id 1 = unknown word
+    feats, keep = ngram_ids(ids, order=3, vocab_size=10, buckets=13)
+    # row 0: 3 unigrams, 2 bigrams, 1 trigram; row 1: 4 unigrams, bigrams 5-6 and 7-8, no trigram
+    assert keep.sum(1).tolist() == [6, 6]
+    assert feats[keep].min() >= 2 and feats[keep].max() < 10 + 13
+    # the same n-grams hash to the same slot wherever they occur
+    assert feats[0, 5 + 2] == feats[1, 5 + 0]  # bigram (5, 6)
+
+
+def test_ngram_bag_is_the_same_for_either_padding_side_and_learns():
+    torch.manual_seed(0)
+    bag = NgramBag(vocab_size=30, order=2, buckets=101)
+    torch.nn.init.normal_(bag.weight.weight)
+    ids = torch.randint(2, 30, (3, 6))
+    left = torch.cat([torch.zeros(3, 4, dtype=torch.long), ids], dim=1)
+    right = torch.cat([ids, torch.zeros(3, 4, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(bag(left), bag(right))
+    torch.testing.assert_close(bag(ids), bag(right))
+
+
+def test_encoder_with_ngram_bag_adds_its_logit():
+    torch.manual_seed(0)
+    enc = RNNEncoder(vocab_size=30, embedding_dim=4, hidden_size=5, ngram_order=2, ngram_buckets=64).eval()
+    ids = torch.randint(2, 30, (4, 7))
+    before = enc(ids)  # the bag starts at zero: no opinion
+    torch.nn.init.constant_(enc.ngrams.weight.weight, 0.1)
+    # 7 unigrams + 6 bigrams, each weighted 1/sqrt(13)
+    torch.testing.assert_close(enc(ids) - before, torch.full((4,), 1.3 / 13**0.5))
+    enc.train()
+    enc(ids).sum().backward()
+    assert enc.ngrams.weight.weight.grad.abs().sum() > 0
+
+
+def test_word_dropout_replaces_real_tokens_by_unknown_only_while_training():
+    torch.manual_seed(0)
+    ids = torch.randint(2, 30, (8, 50))
+    ids[:, :10] = 0  # padding stays padding
+    dropped = word_dropout(ids, 0.5, training=True, unk_id=1, pad_id=0)
+    assert (dropped[:, :10] == 0).all()
+    changed = dropped != ids
+    assert (dropped[changed] == 1).all() and 0.4 < changed[:, 10:].float().mean() < 0.6
+    assert torch.equal(word_dropout(ids, 0.5, training=False, unk_id=1, pad_id=0), ids)

@@ -1,6 +1,7 @@
 """`RNNEncoder`: a plain `nn.Module`, token ids [B, T] -> one logit per review [B].
 
-embedding -> (locked) dropout -> LSTM/GRU (weight-dropped) -> pooling over real tokens -> dropout -> linear.
+embedding -> (locked) dropout -> LSTM/GRU (weight-dropped) -> pooling over real tokens -> dropout -> linear,
+plus, with `ngram_order` >= 1, the logit of a linear bag of hashed n-grams of the same ids (`NgramBag`).
 Padding is id 0 and never a real token, so the mask of real tokens comes from the ids themselves and
 pooling is right for either padding side.
 """
@@ -11,8 +12,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lstm_imdb.data.tokenizer import PAD_ID
-from lstm_imdb.models.regularization import INITS, init_keras_, weight_dropped_call
+from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
+from lstm_imdb.models.ngram import NgramBag
+from lstm_imdb.models.regularization import INITS, init_keras_, weight_dropped_call, word_dropout
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "mean", "max", "mean_max")
@@ -24,7 +26,14 @@ def validate_encoder_options(hp: dict) -> None:
     for key in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
         if not isinstance(hp[key], int) or hp[key] < 1:
             problems.append(f"model.{key}={hp[key]!r}: must be an integer >= 1")
-    for key in ("dropout", "recurrent_dropout", "output_dropout"):
+    for key in ("ngram_order", "ngram_buckets"):
+        if not isinstance(hp[key], int) or hp[key] < 0:
+            problems.append(
+                f"model.{key}={hp[key]!r}: must be an integer >= 0 (ngram_order 0: no n-gram bag)"
+            )
+    if hp["ngram_order"] > 1 and hp["ngram_buckets"] < 1:
+        problems.append(f"model.ngram_buckets={hp['ngram_buckets']!r}: must be >= 1 when ngram_order > 1")
+    for key in ("dropout", "recurrent_dropout", "output_dropout", "word_dropout", "ngram_dropout"):
         if not isinstance(hp[key], (int, float)) or not 0 <= hp[key] < 1:
             problems.append(f"model.{key}={hp[key]!r}: must be in [0, 1)")
     for key, allowed in (("cell", tuple(CELLS)), ("pooling", POOLINGS), ("init", INITS)):
@@ -55,13 +64,18 @@ class RNNEncoder(nn.Module):
         dropout: float = 0.25,
         recurrent_dropout: float = 0.25,
         output_dropout: float = 0.0,
+        word_dropout: float = 0.0,
         init: str = "keras",
+        ngram_order: int = 0,
+        ngram_buckets: int = 2**21,
+        ngram_dropout: float = 0.0,
     ):
         super().__init__()
         validate_encoder_options(dict(locals()))  # the arguments above, by name
         self.pooling = pooling
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
+        self.word_dropout = word_dropout
         self.bidirectional = bidirectional
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.rnn = CELLS[cell](
@@ -77,6 +91,7 @@ class RNNEncoder(nn.Module):
         self.head = nn.Linear(features, 1)
         if init == "keras":
             init_keras_(self.embedding, self.rnn, self.head)
+        self.ngrams = NgramBag(vocab_size, ngram_order, ngram_buckets, ngram_dropout) if ngram_order else None
 
     def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[B, T, D] states -> [B, D'] over the real tokens only (mask [B, T], True = real)."""
@@ -97,11 +112,13 @@ class RNNEncoder(nn.Module):
         return mx if self.pooling == "max" else torch.cat([mean, mx], dim=1)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        input_ids = word_dropout(input_ids, self.word_dropout, self.training, UNK_ID, PAD_ID)
         mask = input_ids != PAD_ID
         x = locked_dropout(self.embedding(input_ids), self.dropout, self.training)
         states, _ = weight_dropped_call(self.rnn, self.recurrent_dropout, x)
         pooled = self.output_dropout(self.pool(states, mask))
-        return self.head(pooled).squeeze(-1)
+        logits = self.head(pooled).squeeze(-1)
+        return logits if self.ngrams is None else logits + self.ngrams(input_ids).to(logits.dtype)
 
 
 class EnsembleEncoder(nn.Module):

@@ -33,6 +33,16 @@ def weight_dropped_call(rnn: nn.RNNBase, p: float, x: torch.Tensor):
     return functional_call(rnn, params, (x,))
 
 
+def word_dropout(input_ids: torch.Tensor, p: float, training: bool, unk_id: int, pad_id: int) -> torch.Tensor:
+    """Replace each real token by the unknown id with probability p while training (Iyyer et al., 2015;
+    Dai & Le, 2015). It keeps a model from leaning on single rare words (IMDB's film and actor names,
+    which recur within the train split but not in test, whose films are disjoint from train's)."""
+    if not training or p == 0.0:
+        return input_ids
+    drop = (torch.rand(input_ids.shape, device=input_ids.device) < p) & (input_ids != pad_id)
+    return input_ids.masked_fill(drop, unk_id)
+
+
 @torch.no_grad()
 def init_keras_(embedding: nn.Embedding, rnn: nn.RNNBase, head: nn.Linear) -> None:
     """Keras's defaults: embeddings U(-0.05, 0.05); input kernels Glorot-uniform and recurrent kernels
