@@ -36,7 +36,15 @@ def start_run(root: Path, acl_dir: Path, run_dir: Path, *extra: str) -> subproce
     env = {**os.environ, "LSTM_IMDB_ROOT": str(root), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     args = [sys.executable, "-m", "lstm_imdb.train", *tiny_train_overrides(acl_dir, run_dir), *STEADY, *extra]
     return subprocess.Popen(
-        args, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        args,
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell's background job (`make test &`, some CI runners) ignores SIGINT, and children inherit
+        # that: give the run Python's own Ctrl-C handling, as in a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -114,7 +122,7 @@ def test_signals_stop_cleanly_after_saving(acl_dir, tmp_path, sig, what):
         time.sleep(0.01)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode != 0, f"the run did not stop on {what}:\n{(out + err)[-3000:]}"
     assert f"Stopped by {what}" in out + err and "ckpt_path=" in out + err
     assert (run_dir / "checkpoints" / "interrupted.ckpt").is_file()
     assert load_checkpoint(run_dir / "checkpoints" / "last.ckpt").model is not None
