@@ -127,7 +127,7 @@ def test_ngram_ids_count_only_real_tokens_and_hash_in_range():
     assert feats[0, 5 + 2] == feats[1, 5 + 0]  # bigram (5, 6)
 
 
-def test_ngram_bag_is_the_same_for_either_padding_side_and_learns():
+def test_ngram_bag_is_the_same_for_either_padding_side():
     torch.manual_seed(0)
     bag = NgramBag(vocab_size=30, order=2, buckets=101)
     torch.nn.init.normal_(bag.weight.weight)
@@ -136,6 +136,9 @@ def test_ngram_bag_is_the_same_for_either_padding_side_and_learns():
     right = torch.cat([ids, torch.zeros(3, 4, dtype=torch.long)], dim=1)
     torch.testing.assert_close(bag(left), bag(right))
     torch.testing.assert_close(bag(ids), bag(right))
+    bag.dropout = 0.5
+    bag.train()  # n-gram dropout acts while training only
+    assert bag(left).abs().sum() > 0 and not torch.allclose(bag(left), bag.eval()(left))
 
 
 def test_encoder_with_ngram_bag_adds_its_logit():

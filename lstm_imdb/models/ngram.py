@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 
@@ -50,6 +49,6 @@ class NgramBag(nn.Module):
         ids, keep = ngram_ids(input_ids, self.order, self.vocab_size, self.buckets)
         weights = keep.float()
         if self.training and self.dropout > 0:
-            weights = F.dropout(weights, self.dropout, training=True) * (1 - self.dropout)  # keep 0/1
+            weights = weights * (torch.rand_like(weights) >= self.dropout)  # drop, without rescaling
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1).sqrt()
         return self.weight(ids, per_sample_weights=weights).squeeze(-1)
