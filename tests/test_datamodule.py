@@ -92,7 +92,7 @@ def test_data_fingerprint_is_recorded_even_for_an_older_cache(acl_dir, data_dir)
 
     dm = make_dm(acl_dir, data_dir)
     dm.prepare_data()
-    [folder] = (data_dir / "imdb").iterdir()
+    [folder] = [p for p in (data_dir / "imdb").iterdir() if p.is_dir()]
     manifest = json.loads((folder / "manifest.json").read_text())
     want = manifest.pop("fingerprints")
     (folder / "manifest.json").write_text(json.dumps(manifest))  # as written before fingerprints existed

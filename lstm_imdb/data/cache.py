@@ -3,6 +3,8 @@ detected on load and rebuilt instead of silently used.
 
 A cache entry is a folder. It is written under a temporary name and renamed into place only once
 complete; its `manifest.json` records the size of every file, checked on each load (cheap: no hashing).
+Runs that share a data dir (the trials of a parallel sweep) take a lock on the entry, so one builds it
+while the others wait and then load it, instead of deleting it under each other's feet.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,27 @@ def load_or_build(
     what: str = "cache",
 ):
     """Load a complete cache entry, or (re)build it when it is missing, partial or unreadable."""
+    with entry_lock(folder, what):
+        return _load_or_build_locked(folder, load, build, meta, what)
+
+
+@contextmanager
+def entry_lock(folder: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on one cache entry (an OS file lock: freed even when its holder is killed)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder.parent / f".{folder.name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("Waiting for another process that is building or reading the %s at %s", what, folder)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _load_or_build_locked(folder, load, build, meta, what):
     if folder.exists():
         if is_complete(folder):
             try:

@@ -11,7 +11,7 @@ from pathlib import Path
 from datasets import DatasetDict, load_from_disk
 
 from lstm_imdb.data import sources
-from lstm_imdb.data.cache import MANIFEST, is_complete, load_or_build, read_manifest
+from lstm_imdb.data.cache import MANIFEST, entry_lock, is_complete, load_or_build, read_manifest
 from lstm_imdb.paths import default_data_dir
 
 log = logging.getLogger(__name__)
@@ -60,14 +60,15 @@ def split_fingerprints(source: str, data_dir: str | Path, acl_dir, ds: DatasetDi
     """sha256 of each split (see `sources.split_fingerprint`), from the cache's manifest; computed and
     stored there when a cache written by an older version lacks them."""
     folder = cache_folder(source, data_dir, acl_dir)
-    manifest = read_manifest(folder)
-    if "fingerprints" not in manifest:
-        manifest["fingerprints"] = {
-            n: sources.split_fingerprint(s["text"], s["label"]) for n, s in ds.items()
-        }
-        tmp = folder / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=2))
-        os.replace(tmp, folder / MANIFEST)
+    with entry_lock(folder, "IMDB cache"):
+        manifest = read_manifest(folder)
+        if "fingerprints" not in manifest:
+            manifest["fingerprints"] = {
+                n: sources.split_fingerprint(s["text"], s["label"]) for n, s in ds.items()
+            }
+            tmp = folder / f".{MANIFEST}.tmp"
+            tmp.write_text(json.dumps(manifest, indent=2))
+            os.replace(tmp, folder / MANIFEST)
     return manifest["fingerprints"]
 
 
