@@ -99,6 +99,7 @@ def test_keras_init():
         ({"ngram_order": -1}, "model.ngram_order"),
         ({"ngram_order": 2, "ngram_buckets": 0}, "model.ngram_buckets"),
         ({"ngram_dropout": 1.5}, "model.ngram_dropout"),
+        ({"ngram_scale": 0}, "model.ngram_scale"),
     ],
 )
 def test_bad_model_options_name_the_key(kwargs, key):
@@ -152,6 +153,21 @@ def test_encoder_with_ngram_bag_adds_its_logit():
     enc.train()
     enc(ids).sum().backward()
     assert enc.ngrams.weight.weight.grad.abs().sum() > 0
+
+
+def test_ngram_scale_makes_the_bag_learn_faster_under_adam():
+    ids = torch.randint(2, 30, (4, 7), generator=torch.Generator().manual_seed(0))
+    labels = torch.ones(4)  # one label: no n-gram's gradient cancels to rounding noise
+    moved = {}
+    for scale in (1.0, 10.0):
+        bag = NgramBag(vocab_size=30, order=2, buckets=64, scale=scale)
+        assert bag(ids).abs().sum() == 0  # zero-initialized: the scale changes nothing at the start
+        opt = torch.optim.Adam(bag.parameters(), lr=1e-3)
+        torch.nn.functional.binary_cross_entropy_with_logits(bag(ids), labels).backward()
+        opt.step()
+        moved[scale] = bag(ids).detach()
+    # one Adam step moves every weight by ~lr whatever the gradient's size: the logit moves `scale` times more
+    torch.testing.assert_close(moved[10.0], 10 * moved[1.0], rtol=1e-3, atol=1e-6)
 
 
 def test_word_dropout_replaces_real_tokens_by_unknown_only_while_training():

@@ -36,6 +36,8 @@ def validate_encoder_options(hp: dict) -> None:
     for key in ("dropout", "recurrent_dropout", "output_dropout", "word_dropout", "ngram_dropout"):
         if not isinstance(hp[key], (int, float)) or not 0 <= hp[key] < 1:
             problems.append(f"model.{key}={hp[key]!r}: must be in [0, 1)")
+    if not isinstance(hp["ngram_scale"], (int, float)) or not hp["ngram_scale"] > 0:
+        problems.append(f"model.ngram_scale={hp['ngram_scale']!r}: must be a number > 0")
     for key, allowed in (("cell", tuple(CELLS)), ("pooling", POOLINGS), ("init", INITS)):
         if hp[key] not in allowed:
             problems.append(f"model.{key}={hp[key]!r}: must be one of {', '.join(allowed)}")
@@ -69,6 +71,7 @@ class RNNEncoder(nn.Module):
         ngram_order: int = 0,
         ngram_buckets: int = 2**21,
         ngram_dropout: float = 0.0,
+        ngram_scale: float = 1.0,
     ):
         super().__init__()
         validate_encoder_options(dict(locals()))  # the arguments above, by name
@@ -91,7 +94,11 @@ class RNNEncoder(nn.Module):
         self.head = nn.Linear(features, 1)
         if init == "keras":
             init_keras_(self.embedding, self.rnn, self.head)
-        self.ngrams = NgramBag(vocab_size, ngram_order, ngram_buckets, ngram_dropout) if ngram_order else None
+        self.ngrams = (
+            NgramBag(vocab_size, ngram_order, ngram_buckets, ngram_dropout, ngram_scale)
+            if ngram_order
+            else None
+        )
 
     def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[B, T, D] states -> [B, D'] over the real tokens only (mask [B, T], True = real)."""
