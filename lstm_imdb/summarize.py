@@ -125,7 +125,8 @@ def plot_summary(df: pd.DataFrame, swept: list[str], metric: str, path: Path) ->
             if x.min() > 0 and x.max() / x.min() > 20:
                 ax.set_xscale("log")
         else:
-            labels = df[param].astype(str).str.slice(-25)
+            # a run from another sweep may not set this parameter at all
+            labels = ["(not set)" if pd.isna(v) else str(v)[-25:] for v in df[param]]
             ax.scatter(labels, values)
             ax.tick_params(axis="x", rotation=30)
         ax.set_xlabel(param)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from helpers import run_module, tiny_train_overrides
@@ -57,6 +58,28 @@ def test_grid_sweep_runs_every_combination_and_summarizes(acl_dir, tmp_path):
         root=tmp_path,
     )
     assert len((out / "summary.csv").read_text().strip().splitlines()) == 3
+
+
+def _fake_run(folder: Path, overrides: list[str], val_acc: float) -> None:
+    """A finished run as the train task leaves it, as far as `summarize` reads it."""
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    (folder / "history.json").write_text(json.dumps([{"epoch": 0, "val/acc": val_acc, "epoch_s": 2.0}]))
+    (folder / "test_metrics.json").write_text(json.dumps({"test/acc": val_acc - 0.01}))
+
+
+def test_summary_of_sweeps_that_swept_different_keys(tmp_path):
+    # one sweep over a scale, another over seeds: each run leaves the other's key unset
+    _fake_run(tmp_path / "a" / "0", ["model.ngram_scale=10"], 0.90)
+    _fake_run(tmp_path / "a" / "1", ["model.ngram_scale=30"], 0.91)
+    _fake_run(tmp_path / "b" / "0", ["model.ngram_scale=10", "seed=1"], 0.92)
+    _fake_run(tmp_path / "b" / "1", ["model.pooling=max", "seed=2"], 0.89)
+    df = summarize([tmp_path / "a", tmp_path / "b"], out=tmp_path / "both")
+    assert list(df["val/acc_best"]) == [0.92, 0.91, 0.90, 0.89]
+    assert df["seed"].isna().sum() == 2 and df["model.pooling"].isna().sum() == 3
+    assert (tmp_path / "both" / "summary.png").stat().st_size > 1000
+    assert "model.ngram_scale" in (tmp_path / "both" / "summary.md").read_text()
 
 
 def test_optuna_search_runs_two_trials(acl_dir, tmp_path):
