@@ -117,6 +117,28 @@ def test_a_diverging_trial_is_reported_and_the_sweep_goes_on(acl_dir, tmp_path):
     assert sorted(df["status"]) == ["failed", "tested"]
 
 
+def test_best_ensemble_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
+    sweep = tmp_path / "ensemble_sweep"
+    run_module(
+        "lstm_imdb.train",  # no -m: the experiment itself asks for a sweep
+        "experiment=best_ensemble",
+        *tiny_train_overrides(acl_dir, tmp_path / "u"),
+        *FAST,
+        "data.sequence_length=40",
+        "model.ngram_buckets=1024",
+        "seed=1,2",  # replaces the experiment's seeds
+        f"hydra.sweep.dir={sweep}",
+        root=tmp_path,
+    )
+    members = [json.loads((j / "test_metrics.json").read_text()) for j in job_dirs(sweep)]
+    assert len(members) == 2
+    report = json.loads((sweep / "ensemble" / "test_metrics.json").read_text())
+    assert report["checkpoints"] == [str(j / "checkpoints" / "best.ckpt") for j in job_dirs(sweep)]
+    assert 0.5 <= report["test/acc"] <= 1.0 and report["test/auroc"] > 0.5
+    assert (sweep / "ensemble" / "report" / "roc_curve.png").is_file()
+    assert len(summarize([sweep])) == 2  # the ensemble's folder is not listed as a run
+
+
 def test_joblib_launcher_runs_two_jobs(acl_dir, tmp_path):
     sweep = tmp_path / "joblib"
     run_module(
