@@ -1,7 +1,7 @@
 """A Hydra callback that, once a sweep has finished, tests the ensemble of its runs' best checkpoints
 (mean probability) and writes the report to `<sweep dir>/ensemble/`.
 
-Used by `experiment=best_ensemble`: one command trains several seeds, then tests them together. The
+Used by `experiment=best`: one command trains several seeds, then tests them together. The
 ensemble is tested by `python -m lstm_imdb.evaluate` in a child process, so that it builds its data and
 trainer from the checkpoints exactly as a user's own `evaluate` call would.
 """

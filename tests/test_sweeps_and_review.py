@@ -117,11 +117,11 @@ def test_a_diverging_trial_is_reported_and_the_sweep_goes_on(acl_dir, tmp_path):
     assert sorted(df["status"]) == ["failed", "tested"]
 
 
-def test_best_ensemble_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
+def test_best_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
     sweep = tmp_path / "ensemble_sweep"
     run_module(
         "lstm_imdb.train",  # no -m: the experiment itself asks for a sweep
-        "experiment=best_ensemble",
+        "experiment=best",
         *tiny_train_overrides(acl_dir, tmp_path / "u"),
         *FAST,
         "data.sequence_length=40",
@@ -170,6 +170,14 @@ def test_joblib_launcher_runs_two_jobs(acl_dir, tmp_path):
         (["trainer=gpu"], lambda c: c.trainer.accelerator == "gpu" and c.trainer.precision == "bf16-mixed"),
         (["logger=many"], lambda c: set(c.logger) == {"tensorboard", "csv"}),
         (["experiment=keras_tutorial"], lambda c: c.data.bucket is False and c.trainer.max_epochs == 5),
+        (
+            ["experiment=best"],
+            lambda c: (
+                c.hydra.mode.name == "MULTIRUN"
+                and c.hydra.sweeper.params.seed == "1,2,3,42"
+                and c.model.ngram_scale == 10
+            ),
+        ),
     ],
 )
 def test_configs_compose(overrides, check):
