@@ -20,6 +20,18 @@ from omegaconf import DictConfig
 log = logging.getLogger(__name__)
 
 
+def _job_order(ckpt: Path) -> tuple:
+    """Sweep jobs in launch order: numeric job folders by number (0, 1, ..., 10), others by name."""
+    name = ckpt.parent.parent.name
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+
+
+def _quoted(path: Path) -> str:
+    """A path as a quoted Hydra override value, so that spaces or commas in it survive the parser."""
+    escaped = str(path).replace("'", "\\'")  # Hydra unescapes a backslash only before a quote
+    return f"'{escaped}'"
+
+
 class TestSweepEnsemble(Callback):
     def __init__(self, min_members: int = 2, trainer: str = "default") -> None:
         self.min_members = min_members
@@ -27,7 +39,7 @@ class TestSweepEnsemble(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        ckpts = sorted(sweep_dir.glob("*/checkpoints/best.ckpt"), key=lambda p: int(p.parent.parent.name))
+        ckpts = sorted(sweep_dir.glob("*/checkpoints/best.ckpt"), key=_job_order)
         if len(ckpts) < self.min_members:
             log.warning(
                 "Ensemble not tested: %d best checkpoints under %s, %d needed",
@@ -41,12 +53,13 @@ class TestSweepEnsemble(Callback):
             sys.executable,
             "-m",
             "lstm_imdb.evaluate",
-            f"ckpt_path=[{','.join(str(p) for p in ckpts)}]",
+            f"ckpt_path=[{','.join(_quoted(p) for p in ckpts)}]",
             f"trainer={self.trainer}",
-            f"hydra.run.dir={out_dir}",
+            f"hydra.run.dir={_quoted(out_dir)}",
             "hydra.output_subdir=null",  # no .hydra/ here: summaries of the sweep list its runs only
         ]
-        log.info("Testing the ensemble of %d checkpoints: %s", len(ckpts), " ".join(command[1:]))
+        shown = " ".join(["python", *command[1:3], *(f'"{arg}"' for arg in command[3:])])
+        log.info("Testing the ensemble of %d checkpoints: %s", len(ckpts), shown)
         result = subprocess.run(command, env=os.environ.copy())
         if result.returncode != 0:
             log.error(

@@ -118,7 +118,7 @@ def test_a_diverging_trial_is_reported_and_the_sweep_goes_on(acl_dir, tmp_path):
 
 
 def test_best_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
-    sweep = tmp_path / "ensemble_sweep"
+    sweep = tmp_path / "ensemble, 2"  # a comma: the callback must quote the paths it passes on
     run_module(
         "lstm_imdb.train",  # no -m: the experiment itself asks for a sweep
         "experiment=best",
@@ -127,7 +127,7 @@ def test_best_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
         "data.sequence_length=40",
         "model.ngram_buckets=1024",
         "seed=1,2",  # replaces the experiment's seeds
-        f"hydra.sweep.dir={sweep}",
+        f"hydra.sweep.dir='{sweep}'",
         root=tmp_path,
     )
     members = [json.loads((j / "test_metrics.json").read_text()) for j in job_dirs(sweep)]
