@@ -9,7 +9,7 @@ trainer from the checkpoints exactly as a user's own `evaluate` call would.
 from __future__ import annotations
 
 import logging
-import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -58,9 +58,10 @@ class TestSweepEnsemble(Callback):
             f"hydra.run.dir={_quoted(out_dir)}",
             "hydra.output_subdir=null",  # no .hydra/ here: summaries of the sweep list its runs only
         ]
-        shown = " ".join(["python", *command[1:3], *(f'"{arg}"' for arg in command[3:])])
-        log.info("Testing the ensemble of %d checkpoints: %s", len(ckpts), shown)
-        result = subprocess.run(command, env=os.environ.copy())
+        log.info(
+            "Testing the ensemble of %d checkpoints: %s", len(ckpts), shlex.join(["python", *command[1:]])
+        )
+        result = subprocess.run(command)
         if result.returncode != 0:
             log.error(
                 "The ensemble test failed (exit %d); run the command above to see why", result.returncode
