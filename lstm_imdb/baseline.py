@@ -20,11 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from lstm_imdb.data import load_imdb
+from lstm_imdb.data.split import rows_seen_in, validation_split
 from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.report import summary_lines, write_report
+from lstm_imdb.report import deduplicated_metrics, split_metrics, summary_lines, write_report
 from lstm_imdb.runtime import environment, write_json
 
 log = logging.getLogger(__name__)
@@ -74,28 +74,18 @@ def fit_model(cfg: DictConfig, texts, labels, C: float):
     return predict, X.shape[1]
 
 
-def split_metrics(name: str, probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    return {
-        f"{name}/acc": accuracy_score(labels, probs >= 0.5),
-        f"{name}/f1": f1_score(labels, probs >= 0.5),
-        f"{name}/auroc": roc_auc_score(labels, probs),
-        f"{name}/loss": log_loss(labels, probs, labels=[0, 1]),
-    }
-
-
 def run(cfg: DictConfig) -> dict[str, float]:
     b = cfg.baseline
     ds = load_imdb(cfg.data.source, cfg.data.data_dir, cfg.data.acl_dir)
     texts, labels = list(ds["train"]["text"]), np.asarray(ds["train"]["label"])
-    # the LSTMs' validation split: same seed, same fraction, same permutation
-    perm = np.random.default_rng(cfg.seed).permutation(len(texts))
-    n_val = max(1, round(len(texts) * cfg.data.val_fraction))
-    val_idx, fit_idx = perm[:n_val], perm[n_val:]
+    # the LSTMs' validation split (data.val_fraction, data.val_seed)
+    fit_idx, val_idx = validation_split(len(texts), cfg.data.val_fraction, cfg.data.val_seed)
     Cs = list(b.C) if OmegaConf.is_list(b.C) else [b.C]
     scores = {}
     for C in Cs:
         predict, _ = fit_model(b, [texts[i] for i in fit_idx], labels[fit_idx], C)
-        scores[C] = accuracy_score(labels[val_idx], predict([texts[i] for i in val_idx]) >= 0.5)
+        probs = predict([texts[i] for i in val_idx])
+        scores[C] = split_metrics("val", probs, labels[val_idx])["val/acc"]
         log.info("C=%g: val/acc %.4f", C, scores[C])
     best_C = max(scores, key=scores.get)
     start = time.perf_counter()
@@ -109,6 +99,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
             y = np.asarray(ds[name]["label"])
             predictions[name] = (probs, y)
             metrics.update(split_metrics(name, probs, y))
+    if "test" in predictions:
+        metrics.update(deduplicated_metrics(predictions, {"test": rows_seen_in(ds["test"]["text"], texts)}))
     out_dir = Path(cfg.paths.output_dir)
     write_report(
         out_dir,

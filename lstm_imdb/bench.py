@@ -30,8 +30,11 @@ from torch.utils.data import DataLoader
 
 from lstm_imdb.data import IMDBDataModule, load_imdb
 from lstm_imdb.data.batching import PadCollate
-from lstm_imdb.data.tokenizer import encode, fit_tokenizer
+from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID, encode, fit_tokenizer
 from lstm_imdb.models import SentimentClassifier
+from lstm_imdb.models.encoder import locked_dropout
+from lstm_imdb.models.recurrence import recurrent_params
+from lstm_imdb.models.regularization import word_dropout
 from lstm_imdb.paths import default_data_dir
 
 TUTORIAL = dict(
@@ -42,6 +45,20 @@ TUTORIAL = dict(
     recurrent_dropout=0.25,
     pooling="last",
     init="keras",
+)
+# experiment=best_single's encoder (BiLSTM 2 x 96, mean+max pooling, 20k x 64 words, uni+bigram bag)
+BEST_SINGLE = dict(
+    vocab_size=20000,
+    embedding_dim=64,
+    hidden_size=96,
+    bidirectional=True,
+    pooling="mean_max",
+    dropout=0.5,
+    recurrent_dropout=0.3,
+    output_dropout=0.5,
+    word_dropout=0.5,
+    ngram_order=2,
+    ngram_scale=10.0,
 )
 KERAS_SAMPLES_PER_S = 400.0  # the tutorial model on Keras/TensorFlow 2.21 CPU, 2 cores (48-66 s an epoch)
 
@@ -98,6 +115,56 @@ class PackedLSTM(nn.Module):
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.enc.rnn(packed)
         return self.enc.head(h[-1]).squeeze(-1)
+
+
+class OverPadding(nn.Module):
+    """The encoder as it was before its recurrence became padding-free: one fused call of the whole RNN
+    over the batch as padded, so padding steps move the state. Measured only, to show what the
+    padding-free recurrence costs."""
+
+    def __init__(self, enc: nn.Module):
+        super().__init__()
+        self.enc = enc
+
+    def forward(self, input_ids):
+        enc = self.enc
+        input_ids = word_dropout(input_ids, enc.word_dropout, enc.training, UNK_ID, PAD_ID)
+        x = locked_dropout(enc.embedding(input_ids), enc.dropout, enc.training)
+        params = recurrent_params(enc.rnn, enc.recurrent_dropout, enc.training)
+        states, _ = torch.func.functional_call(enc.rnn, params, (x,))
+        logits = enc.head(enc.output_dropout(enc.pool(states, input_ids != PAD_ID))).squeeze(-1)
+        return logits if enc.ngrams is None else logits + enc.ngrams(input_ids)
+
+
+def bench_padding_free(args, dm: IMDBDataModule) -> list[dict]:
+    """Training step time of the padding-free recurrence against one fused call over the padding, for the
+    tutorial model and best_single's encoder, on the same bucketed batches (plain loop)."""
+    rows = []
+    for name, options, batch_size in (("tutorial", TUTORIAL, 128), ("best_single", BEST_SINGLE, 64)):
+        dm.hparams.update(bucket=True, padding_side="left", batch_size=batch_size)
+        torch.manual_seed(0)
+        batches = cycle_batches(dm.train_dataloader(), args.warmup + args.steps)
+        options = {**options, "vocab_size": min(options["vocab_size"], dm.hparams.num_words)}
+        secs = {}
+        for variant in ("padding-free", "over padding"):
+            runs = []
+            for _ in range(args.repeats):
+                torch.manual_seed(0)
+                enc = SentimentClassifier(**options, scheduler=None).net
+                model = enc if variant == "padding-free" else OverPadding(enc)
+                plain_loop(model, batches[: args.warmup], torch.device("cpu"))
+                runs.append(plain_loop(model, batches[args.warmup :], torch.device("cpu")))
+            secs[variant] = statistics.median(runs)
+        rows.append(
+            {
+                "model": name,
+                "padding_free_step_s": secs["padding-free"] / args.steps,
+                "over_padding_step_s": secs["over padding"] / args.steps,
+                "cost": secs["padding-free"] / secs["over padding"],
+            }
+        )
+    dm.hparams.update(batch_size=128)
+    return rows
 
 
 def cycle_batches(loader, n: int) -> list[dict]:
@@ -277,6 +344,21 @@ def print_report(report: dict) -> None:
             f"{r['peak_rss_mb']:.0f}",
         )
     console.print(t)
+    t = Table(
+        "model",
+        "padding-free s/step",
+        "over padding s/step",
+        "padding-free / over padding",
+        title="Cost of the padding-free recurrence (training steps, bucketed batches, plain loop)",
+    )
+    for r in report["padding_free"]:
+        t.add_row(
+            r["model"],
+            f"{r['padding_free_step_s']:.4f}",
+            f"{r['over_padding_step_s']:.4f}",
+            f"{r['cost']:.3f}",
+        )
+    console.print(t)
     t = Table("padding", "batch", "reviews/s", title="Evaluation (inference_mode)")
     for r in report["eval"]:
         t.add_row(r["mode"], str(r["batch"]), f"{r['reviews_per_s']:.0f}")
@@ -321,6 +403,7 @@ def main(argv: list[str] | None = None) -> dict:
     dm.setup()
     report["train_reviews"] = len(dm.splits["train"])
     report["train"] = bench_training(args, dm)
+    report["padding_free"] = bench_padding_free(args, dm)
     report["eval"] = bench_eval(args, dm)
     print_report(report)
     if args.out:

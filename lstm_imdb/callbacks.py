@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
+import shutil
 import time
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
@@ -148,3 +151,59 @@ class CheckpointOnInterrupt(L.Callback):
             path,
             last if last.exists() else path,
         )
+
+
+class ResumableModelCheckpoint(ModelCheckpoint):
+    """Lightning's `ModelCheckpoint` that keeps the best checkpoint of the whole run across a resume.
+
+    Resuming (`ckpt_path=last`) starts a new run folder, so the checkpoint folder changes, and Lightning's
+    own callback then forgets the best score so far: the first epoch after the resume becomes "best" even
+    when an epoch before the stop was better, and that worse checkpoint is tested. This one copies the
+    earlier folder's best checkpoint into the new folder and keeps its score, so the new run folder holds
+    the best checkpoint of the whole run (the earlier folder is left as it was).
+    """
+
+    @property
+    def state_key(self) -> str:
+        # the same key as ModelCheckpoint's, so checkpoints written with either resume with either
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        old_dir = state_dict.get("dirpath")
+        if self.monitor is None or not old_dir or not self.dirpath or _same_path(old_dir, self.dirpath):
+            return super().load_state_dict(state_dict)
+        best = state_dict.get("best_model_path") or ""
+        if not Path(best).is_file():
+            log.warning("The best checkpoint so far (%s) is gone: the best is chosen among new epochs", best)
+            return super().load_state_dict(state_dict)
+        new_best = str(Path(self.dirpath) / Path(best).name)
+        _copy_atomic(best, new_best)
+        log.info(
+            "Resumed run: best checkpoint so far (%s = %s) copied to %s",
+            self.monitor,
+            state_dict.get("best_model_score"),
+            new_best,
+        )
+        super().load_state_dict(
+            {
+                **state_dict,
+                "dirpath": self.dirpath,
+                "best_model_path": new_best,
+                "kth_best_model_path": new_best,
+                "kth_value": state_dict.get("best_model_score"),
+                "best_k_models": {new_best: state_dict.get("best_model_score")},
+                "last_model_path": "",
+            }
+        )
+
+
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _copy_atomic(src: str | Path, dst: str | Path) -> None:
+    """Copy to a temporary name beside `dst`, then rename: a kill never leaves half a checkpoint."""
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f"{dst}.{os.getpid()}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)

@@ -1,7 +1,12 @@
-"""Re-test a checkpoint on the test split (and rotten_tomatoes) and write the same report as training.
+"""Re-test a checkpoint (or an ensemble of checkpoints) on the validation split, the test split and
+rotten_tomatoes, and write the same report as training.
 
 python -m lstm_imdb.evaluate ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
 python -m lstm_imdb.evaluate ckpt_path=... data.source=acl data.acl_dir=/path/to/aclImdb
+
+The validation score is the one to choose between models and ensembles with: it is computed on the same
+held-out reviews the checkpoints were validated on (the split is drawn with `data.val_seed`, stored in
+each checkpoint), and never used for training them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from lstm_imdb.checkpoint import CheckpointError, load_checkpoint, load_ensemble
 from lstm_imdb.data.datamodule import IMDBDataModule
 from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.report import summary_lines, write_report
+from lstm_imdb.report import deduplicated_metrics, summary_lines, write_report
 from lstm_imdb.runtime import instantiate_group, tensorboard_writer
 
 log = logging.getLogger(__name__)
@@ -37,8 +42,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         log.warning("The data's vocabulary differs from the checkpoint's; re-encoding with the checkpoint's")
         datamodule.use_tokenizer(loaded.tokenizer)
     metrics = {}
+    for results in trainer.validate(loaded.model, datamodule=datamodule):
+        metrics.update({k: float(v) for k, v in results.items() if k != "val/acc_best"})
     for results in trainer.test(loaded.model, datamodule=datamodule):
         metrics.update({k: float(v) for k, v in results.items()})
+    metrics.update(deduplicated_metrics(loaded.model.test_predictions, datamodule.seen_in_train))
     out_dir = Path(cfg.paths.output_dir)
     write_report(
         out_dir,

@@ -25,11 +25,10 @@ from tqdm.auto import tqdm
 from lstm_imdb.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from lstm_imdb.data.batching import PadCollate
 from lstm_imdb.data.tokenizer import encode
+from lstm_imdb.decision import LABELS, predicted_labels
 from lstm_imdb.paths import CONFIG_DIR
 
 log = logging.getLogger(__name__)
-
-LABELS = ("negative", "positive")
 
 
 class Predictor:
@@ -108,8 +107,8 @@ def predict_texts(
         if not error:
             good.append(len(results) - 1)
     probs = predictor.predict_proba([results[i]["text"] for i in good], progress=progress)
-    for i, p in zip(good, probs, strict=True):
-        results[i].update(prob_positive=round(float(p), 6), label=LABELS[int(p >= 0.5)])
+    for i, p, y in zip(good, probs, predicted_labels(probs), strict=True):
+        results[i].update(prob_positive=round(float(p), 6), label=LABELS[y])
     return results
 
 

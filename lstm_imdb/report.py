@@ -12,17 +12,63 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, classification_report  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    ConfusionMatrixDisplay,
+    RocCurveDisplay,
+    accuracy_score,
+    classification_report,
+    f1_score,
+    log_loss,
+    roc_auc_score,
+)
+
+from lstm_imdb.decision import LABELS, predicted_labels  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-LABELS = ["negative", "positive"]
+# `<split>_dedup`: the split without its reviews that occur word for word in IMDB's train split.
+DEDUP_SUFFIX = "_dedup"
+
+
+def split_metrics(name: str, probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """acc, f1, auroc and loss of one split's predictions (the same rule as the logged metrics)."""
+    predicted = predicted_labels(probs)
+    metrics = {
+        f"{name}/acc": float(accuracy_score(labels, predicted)),
+        f"{name}/f1": float(f1_score(labels, predicted, zero_division=0)),
+        f"{name}/loss": float(log_loss(labels, np.clip(probs, 1e-7, 1 - 1e-7), labels=[0, 1])),
+    }
+    if len(np.unique(labels)) == 2:
+        metrics[f"{name}/auroc"] = float(roc_auc_score(labels, probs))
+    return metrics
+
+
+def deduplicated_metrics(
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]], seen_in_train: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """Metrics of each split without its reviews that also occur in train (`test_dedup/acc`, ...), and
+    how many were left out (`test_dedup/removed`). Predictions must be in the split's row order."""
+    metrics = {}
+    for name, seen in seen_in_train.items():
+        if name not in predictions:
+            continue
+        probs, labels = predictions[name]
+        keep = ~np.asarray(seen, dtype=bool)
+        metrics.update(split_metrics(f"{name}{DEDUP_SUFFIX}", probs[keep], labels[keep]))
+        metrics[f"{name}{DEDUP_SUFFIX}/removed"] = int((~keep).sum())
+    return metrics
 
 
 def confusion_matrix_figure(probs: np.ndarray, labels: np.ndarray, title: str):
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ConfusionMatrixDisplay.from_predictions(
-        labels, probs >= 0.5, display_labels=LABELS, ax=ax, cmap="Blues", colorbar=False, values_format="d"
+        labels,
+        predicted_labels(probs),
+        display_labels=list(LABELS),
+        ax=ax,
+        cmap="Blues",
+        colorbar=False,
+        values_format="d",
     )
     ax.set_title(title)
     fig.tight_layout()
@@ -73,7 +119,9 @@ def write_report(
 
     texts = []
     for name, (probs, labels) in predictions.items():
-        text = classification_report(labels, probs >= 0.5, target_names=LABELS, digits=4, zero_division=0)
+        text = classification_report(
+            labels, predicted_labels(probs), target_names=list(LABELS), digits=4, zero_division=0
+        )
         texts.append(f"== {name} ({len(labels)} reviews)\n{text}")
     (report_dir / "classification_report.txt").write_text("\n".join(texts))
 

@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 import lstm_imdb
+from lstm_imdb import allocator
 from lstm_imdb.checkpoint import CheckpointError, read_checkpoint
 from lstm_imdb.paths import project_root
 
@@ -82,7 +83,20 @@ def environment() -> dict:
         if torch.cuda.is_available()
         else platform.processor() or "cpu",
         "torch_threads": torch.get_num_threads(),
+        "cpu": cpu_model(),
+        "malloc_tuned": allocator.tuned,
     }
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux), for the run's record."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def collect_hyperparameters(cfg: DictConfig, model: L.LightningModule, extra: dict) -> dict:

@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from lstm_imdb.callbacks import MetricHistory
 from lstm_imdb.checkpoint import CheckpointError
 from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.report import summary_lines, write_report
+from lstm_imdb.report import deduplicated_metrics, summary_lines, write_report
 from lstm_imdb.runtime import (
     collect_hyperparameters,
     environment,
@@ -80,7 +80,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         for results in trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True):
             metrics.update({k: float(v) for k, v in results.items()})
         test_metrics = {k: v for k, v in metrics.items() if k.split("/")[0] in model.test_predictions}
+        test_metrics.update(deduplicated_metrics(model.test_predictions, datamodule.seen_in_train))
+        metrics.update(test_metrics)
         extra = {
+            "val/acc_best": metrics.get("val/acc_best"),  # the figure that chose the tested checkpoint
             "best_checkpoint": best,
             "epochs": epochs,
             "time/fit_s": fit_s,

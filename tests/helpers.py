@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import torch
 
 
@@ -72,3 +73,13 @@ class ExplodingSGD(torch.optim.SGD):
                 for p in group["params"]:
                     p.fill_(float("nan"))
         return loss
+
+
+class SpoilBeforeValidation(L.Callback):
+    """Fault injection for resume tests: before each validation of a run, the head's bias is pushed so far
+    negative that every review is called negative, so those epochs are worse than any trained one."""
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            with torch.no_grad():
+                pl_module.net.head.bias.fill_(-100.0)

@@ -43,4 +43,6 @@ def test_bench_quick_prints_and_writes_every_figure(acl_dir, tmp_path):
     assert all(r["samples_per_s"] > 0 and r["epoch_s"] > 0 for r in report["train"])
     assert [r for r in report["train"] if r["path"] == "lightning"][0]["lightning_over_plain"] > 0
     assert all(r["reviews_per_s"] > 0 for r in report["eval"])
+    assert [r["model"] for r in report["padding_free"]] == ["tutorial", "best_single"]
+    assert all(r["cost"] > 0 for r in report["padding_free"])
     assert "samples/s" in proc.stdout and "Lightning/plain" in proc.stdout

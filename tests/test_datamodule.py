@@ -28,7 +28,7 @@ def test_splits_and_batches(acl_dir, data_dir):
     assert {k: len(v) for k, v in dm.splits.items()} == {"train": 180, "val": 20, "test": 200}
     assert dm.test_split_names == ["test"]
     batch = next(iter(dm.train_dataloader()))
-    assert set(batch) == {"input_ids", "lengths", "labels"}
+    assert set(batch) == {"input_ids", "lengths", "labels", "index"}
     assert batch["input_ids"].dtype == torch.int64 and batch["input_ids"].shape[0] == 16
     assert batch["input_ids"].shape[1] <= 20
     assert int(batch["input_ids"].max()) < 50
@@ -45,14 +45,51 @@ def test_fixed_padding_without_buckets(acl_dir, data_dir):
     assert next(iter(dm.val_dataloader()))["input_ids"].shape[1] == 20
 
 
-def test_validation_split_is_seeded_and_disjoint(acl_dir, data_dir):
-    a, b, c = (make_dm(acl_dir, data_dir, seed=s) for s in (1, 1, 2))
+def _rows(split) -> list[tuple]:
+    return [tuple(split.ids(i).tolist()) for i in range(len(split))]
+
+
+def test_validation_split_is_drawn_by_val_seed_only_and_is_disjoint(acl_dir, data_dir):
+    # the run's seed (model init, batch order) does not move the split; val_seed does
+    a, b, c = (make_dm(acl_dir, data_dir, seed=s, val_seed=v) for s, v in ((1, 7), (2, 7), (1, 8)))
     for dm in (a, b, c):
         dm.prepare_data()
         dm.setup()
+    assert _rows(a.splits["val"]) == _rows(b.splits["val"])
     assert a.splits["val"].labels.tolist() == b.splits["val"].labels.tolist()
-    assert a.splits["val"].values.tolist() == b.splits["val"].values.tolist()
-    assert a.splits["val"].values.tolist() != c.splits["val"].values.tolist()
+    assert _rows(a.splits["val"]) != _rows(c.splits["val"])
+    # train and validation partition the train split: every review in exactly one of them
+    train_rows, val_rows = a.train_val_rows(200)
+    assert len(set(train_rows) & set(val_rows)) == 0
+    assert sorted([*train_rows, *val_rows]) == list(range(200))
+    assert len(a.splits["train"]) + len(a.splits["val"]) == 200
+
+
+def test_vocabulary_is_fitted_on_the_training_part_only(acl_dir, data_dir):
+    from lstm_imdb.data.tokenizer import fit_tokenizer
+
+    dm = make_dm(acl_dir, data_dir)
+    dm.setup()
+    texts = dm._raw()[0]["train"]["text"]
+    train_rows, val_rows = dm.train_val_rows(len(texts))
+    assert dm.tokenizer.get_vocab() == fit_tokenizer([texts[i] for i in train_rows], 50).get_vocab()
+
+
+def test_token_cache_never_fits_the_vocabulary_on_held_out_rows(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    from lstm_imdb.data.tokens import build_token_cache
+
+    train = ["good film"] * 6 + ["heldoutword bad"] * 2
+    raw = DatasetDict(
+        {
+            "train": Dataset.from_dict({"text": train, "label": [1] * 6 + [0] * 2}),
+            "test": Dataset.from_dict({"text": ["bad heldoutword"], "label": [0]}),
+        }
+    )
+    tok, ids = build_token_cache(raw, 50, tmp_path / "tokens", fit_rows=list(range(6)))
+    assert "heldoutword" not in tok.get_vocab() and "good" in tok.get_vocab()
+    assert ids["train"][7]["input_ids"] == [1, 1]  # both words unknown to a vocabulary of the fit rows
 
 
 def test_vocabulary_travels_in_state_dict(acl_dir, data_dir):

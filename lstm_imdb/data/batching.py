@@ -16,14 +16,17 @@ SIDES = ("left", "right")
 
 
 class TokenDataset(Dataset):
+    """(token ids, label, row index) of each review of a split; the index lets predictions made in any
+    batch order be put back in the split's order."""
+
     def __init__(self, split: TokenizedSplit):
         self.split = split
 
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
-        return self.split.ids(i), int(self.split.labels[i])
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int, int]:
+        return self.split.ids(i), int(self.split.labels[i]), int(i)
 
 
 class PadCollate:
@@ -54,18 +57,22 @@ class PadCollate:
             return ids
         return ids[-self.sequence_length :] if self.truncation_side == "left" else ids[: self.sequence_length]
 
-    def __call__(self, items: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tensor]:
-        seqs = [torch.from_numpy(self.truncate(ids).astype(np.int64)) for ids, _ in items]
+    def __call__(self, items: list[tuple]) -> dict[str, torch.Tensor]:
+        """items: (ids, label) or (ids, label, row index); the batch has `index` when they have one."""
+        seqs = [torch.from_numpy(self.truncate(item[0]).astype(np.int64)) for item in items]
         input_ids = pad_sequence(seqs, batch_first=True, padding_value=PAD_ID, padding_side=self.padding_side)
         missing = self.sequence_length - input_ids.shape[1]
         if not self.pad_to_longest and missing > 0:
             pad = (missing, 0) if self.padding_side == "left" else (0, missing)
             input_ids = F.pad(input_ids, pad, value=PAD_ID)
-        return {
+        batch = {
             "input_ids": input_ids,
             "lengths": torch.tensor([len(s) for s in seqs], dtype=torch.int64),
-            "labels": torch.tensor([label for _, label in items], dtype=torch.int64),
+            "labels": torch.tensor([item[1] for item in items], dtype=torch.int64),
         }
+        if items and len(items[0]) > 2:
+            batch["index"] = torch.tensor([item[2] for item in items], dtype=torch.int64)
+        return batch
 
 
 class BucketBatchSampler(Sampler[list[int]]):
@@ -107,8 +114,16 @@ class BucketBatchSampler(Sampler[list[int]]):
             return torch.distributed.get_world_size(), torch.distributed.get_rank()
         return 1, 0
 
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at the start of each epoch
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch seeds the shuffle (with `seed`): a resumed run draws the same batches again."""
         self.epoch = epoch
+
+    @property
+    def sampler(self) -> BucketBatchSampler:
+        """Lightning calls `set_epoch` at the start of every epoch (resumed ones too) only on
+        `dataloader.sampler` and `dataloader.batch_sampler.sampler`; a batch sampler built from lengths
+        has no inner sampler, so it offers itself here to be reached."""
+        return self
 
     def _batches(self) -> list[np.ndarray]:
         n, bs = len(self.lengths), self.batch_size

@@ -1,7 +1,12 @@
 """`IMDBDataModule`: raw reviews -> cached token ids -> train / val / test / rotten_tomatoes batches.
 
-Batches are dicts: `input_ids` [B, T] int64, `lengths` [B] (real tokens, after truncation), `labels` [B].
-The fitted vocabulary travels in checkpoints (`state_dict`), so a checkpoint alone can predict.
+Batches are dicts: `input_ids` [B, T] int64, `lengths` [B] (real tokens, after truncation), `labels` [B],
+`index` [B] (the reviews' rows in their split). The fitted vocabulary travels in checkpoints
+(`state_dict`), so a checkpoint alone can predict.
+
+The validation split is drawn with `val_seed`, not with the run's `seed`: runs of several seeds (an
+ensemble's members, a seed study) hold out the same reviews, so their validation scores compare, and an
+ensemble of them has a validation score of its own. The vocabulary is fitted on the training part only.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from lstm_imdb.data.batching import SIDES, BucketBatchSampler, PadCollate, TokenDataset
 from lstm_imdb.data.imdb import _cache_key, load_imdb, split_fingerprints
 from lstm_imdb.data.sources import SOURCES
+from lstm_imdb.data.split import rows_seen_in, validation_split
 from lstm_imdb.data.tokenizer import encode
 from lstm_imdb.data.tokens import TokenizedSplit, build_token_cache, token_cache_dir
 from lstm_imdb.paths import default_data_dir
@@ -45,6 +51,7 @@ def validate_data_options(hp) -> None:
         ("eval_batch_size", 1),
         ("num_workers", 0),
         ("seed", 0),
+        ("val_seed", 0),
     ):
         if not isinstance(hp[key], int) or hp[key] < low:
             problems.append(f"data.{key}={hp[key]!r}: must be an integer >= {low}")
@@ -74,6 +81,7 @@ class IMDBDataModule(L.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         seed: int = 42,
+        val_seed: int = 42,
         hub_timeout: float = 3.0,
     ):
         super().__init__()
@@ -84,6 +92,8 @@ class IMDBDataModule(L.LightningDataModule):
         self.splits: dict[str, TokenizedSplit] = {}
         self.dataset_key: str | None = None
         self.data_fingerprint: dict = {}  # source and sha256 of each split (see sources.split_fingerprint)
+        # split -> mask of its reviews that occur word for word in IMDB's train split (IMDB has a few)
+        self.seen_in_train: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ building (once, cached)
     def _raw(self):
@@ -99,31 +109,45 @@ class IMDBDataModule(L.LightningDataModule):
         }
         return raw, _cache_key(resolved, hp.acl_dir)
 
+    def train_val_rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(training rows, validation rows) of the train split (`val_fraction`, drawn with `val_seed`)."""
+        return validation_split(n, self.hparams.val_fraction, self.hparams.val_seed)
+
+    def _token_cache(self, raw, key: str):
+        hp = self.hparams
+        fit_rows, _ = self.train_val_rows(len(raw["train"]))
+        fitted_on = f"val{hp.val_fraction:g}s{hp.val_seed}"  # the vocabulary never sees validation reviews
+        folder = token_cache_dir(self.data_dir, key, hp.num_words, fitted_on)
+        return build_token_cache(raw, hp.num_words, folder, fit_rows)
+
     def prepare_data(self) -> None:
-        raw, key = self._raw()
-        build_token_cache(
-            raw, self.hparams.num_words, token_cache_dir(self.data_dir, key, self.hparams.num_words)
-        )
+        self._token_cache(*self._raw())
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        hp = self.hparams
         raw, key = self._raw()
         self.dataset_key = key
-        self.tokenizer, ids = build_token_cache(
-            raw, hp.num_words, token_cache_dir(self.data_dir, key, hp.num_words)
-        )
+        self.tokenizer, ids = self._token_cache(raw, key)
         full_train = TokenizedSplit.from_dataset(ids["train"])
-        rng = np.random.default_rng(hp.seed)
-        perm = rng.permutation(len(full_train))
-        n_val = max(1, round(len(full_train) * hp.val_fraction))
+        train_rows, val_rows = self.train_val_rows(len(full_train))
         self.splits = {
-            "train": full_train.subset(np.sort(perm[n_val:])),
-            "val": full_train.subset(np.sort(perm[:n_val])),
+            "train": full_train.subset(train_rows),
+            "val": full_train.subset(val_rows),
             **{name: TokenizedSplit.from_dataset(ids[name]) for name in ids if name != "train"},
         }
-        log.info("Splits: %s", {k: len(v) for k, v in self.splits.items()})
+        texts = raw["train"]["text"]
+        self.seen_in_train = {
+            name: rows_seen_in(raw[name]["text"], texts) for name in ("test",) if name in raw
+        }
+        val_copies = rows_seen_in([texts[i] for i in val_rows], [texts[i] for i in train_rows])
+        log.info(
+            "Splits: %s; %d test reviews occur word for word in train, %d validation reviews in the "
+            "training part",
+            {k: len(v) for k, v in self.splits.items()},
+            int(sum(m.sum() for m in self.seen_in_train.values())),
+            int(val_copies.sum()),
+        )
 
     # ------------------------------------------------------------------ serving batches
     @property
@@ -147,7 +171,7 @@ class IMDBDataModule(L.LightningDataModule):
         )
         if hp.bucket:
             lengths = np.minimum(split.lengths, hp.sequence_length)
-            sampler = BucketBatchSampler(lengths, bs, shuffle=train, seed=hp.seed)
+            sampler = BucketBatchSampler(lengths, bs, shuffle=train, seed=hp.seed)  # Lightning sets its epoch
             return DataLoader(TokenDataset(split), batch_sampler=sampler, **common)
         if torch.distributed.is_available() and torch.distributed.is_initialized():  # trainer=ddp
             sampler = DistributedSampler(TokenDataset(split), shuffle=train, seed=hp.seed)
@@ -169,9 +193,15 @@ class IMDBDataModule(L.LightningDataModule):
         return [n for n in ("test", OOD_SPLIT) if n in self.splits]
 
     def use_tokenizer(self, tokenizer: Tokenizer) -> None:
-        """Re-encode the test splits with another vocabulary (a checkpoint's, when the data differ)."""
+        """Re-encode the validation and test splits with another vocabulary (a checkpoint's, when the data
+        differ)."""
         raw, _ = self._raw()
         self.tokenizer = tokenizer
+        texts, labels = raw["train"]["text"], np.asarray(raw["train"]["label"])
+        _, val_rows = self.train_val_rows(len(texts))
+        self.splits["val"] = TokenizedSplit.from_ids(
+            encode(tokenizer, [texts[i] for i in val_rows]), labels[val_rows]
+        )
         for name in self.test_split_names:
             self.splits[name] = TokenizedSplit.from_ids(
                 encode(tokenizer, raw[name]["text"]), raw[name]["label"]

@@ -63,16 +63,21 @@ class TokenizedSplit:
         return cls(values, offsets, labels)
 
 
-def token_cache_dir(data_dir: Path, dataset_key: str, num_words: int) -> Path:
-    return Path(data_dir) / "tokens" / f"{dataset_key}-v{TOKENIZER_VERSION}-nw{num_words}"
+def token_cache_dir(data_dir: Path, dataset_key: str, num_words: int, fitted_on: str) -> Path:
+    """fitted_on names the rows the vocabulary is fitted on (see `IMDBDataModule.vocabulary_rows`)."""
+    return Path(data_dir) / "tokens" / f"{dataset_key}-v{TOKENIZER_VERSION}-nw{num_words}-{fitted_on}"
 
 
-def build_token_cache(raw: DatasetDict, num_words: int, folder: Path) -> tuple[Tokenizer, DatasetDict]:
-    """Fit the vocabulary on train only, encode every split, and cache both (atomically)."""
+def build_token_cache(
+    raw: DatasetDict, num_words: int, folder: Path, fit_rows: np.ndarray
+) -> tuple[Tokenizer, DatasetDict]:
+    """Fit the vocabulary on the train split's `fit_rows` only (the training part: never the validation
+    or test reviews), encode every split, and cache both (atomically)."""
 
     def build(tmp: Path) -> dict:
         start = time.perf_counter()
-        tok = fit_tokenizer(raw["train"]["text"], num_words)
+        texts = raw["train"]["text"]
+        tok = fit_tokenizer([texts[i] for i in fit_rows], num_words)
         fit_s = time.perf_counter() - start
         out, n = {}, 0
         start = time.perf_counter()
@@ -95,4 +100,5 @@ def build_token_cache(raw: DatasetDict, num_words: int, folder: Path) -> tuple[T
     def load(f: Path) -> tuple[Tokenizer, DatasetDict]:
         return Tokenizer.from_file(str(f / "tokenizer.json")), load_from_disk(str(f / "ids"))
 
-    return load_or_build(folder, load, build, meta={"num_words": num_words}, what="token cache")
+    meta = {"num_words": num_words, "fit_rows": len(fit_rows)}
+    return load_or_build(folder, load, build, meta=meta, what="token cache")

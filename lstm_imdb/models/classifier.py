@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
+from lstm_imdb.decision import THRESHOLD
 from lstm_imdb.models.encoder import RNNEncoder
 
 # The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
@@ -45,7 +46,12 @@ def _check_target(key: str, cfg: dict | None, base: type) -> None:
 
 def _metrics(prefix: str) -> MetricCollection:
     return MetricCollection(
-        {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}, prefix=prefix
+        {
+            "acc": BinaryAccuracy(threshold=THRESHOLD),
+            "f1": BinaryF1Score(threshold=THRESHOLD),
+            "auroc": BinaryAUROC(),
+        },
+        prefix=prefix,
     )
 
 
@@ -86,10 +92,12 @@ class SentimentClassifier(L.LightningModule):
         self.train_metrics = _metrics("train/")
         self.val_metrics = _metrics("val/")
         self.test_metrics = nn.ModuleDict({name: _metrics(f"{name}/") for name in TEST_SPLITS})
+        # The best val/acc of the whole run: kept in checkpoints, so a resumed run remembers the epochs
+        # before the stop (the sanity check's validation never counts).
         self.val_acc_best = MaxMetric()
-        # Filled by `test_step`: split -> (probabilities, labels), for the report.
+        # Filled by `test_step`: split -> (probabilities, labels) in the split's row order, for the report.
         self.test_predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._test_buffers: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._test_buffers: dict[str, list[tuple[torch.Tensor, ...]]] = {}
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits [B] of the positive class."""
@@ -101,10 +109,17 @@ class SentimentClassifier(L.LightningModule):
         loss = self.loss_fn(logits, labels.float())
         return loss, torch.sigmoid(logits), labels
 
-    # ------------------------------------------------------------------ train / val
-    def on_train_start(self) -> None:
-        self.val_acc_best.reset()  # forget the sanity check's validation
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.val_acc_best.update_called:
+            checkpoint["val_acc_best"] = float(self.val_acc_best.compute())
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.val_acc_best.reset()
+        if "val_acc_best" in checkpoint:
+            self.val_acc_best.update(torch.tensor(checkpoint["val_acc_best"]))
+
+    # ------------------------------------------------------------------ train / val
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, probs, labels = self._step(batch)
         bs = len(labels)
@@ -142,16 +157,16 @@ class SentimentClassifier(L.LightningModule):
         self.test_metrics[name].update(probs, labels)
         self.log(f"{name}/loss", loss, add_dataloader_idx=False, batch_size=len(labels))
         self.log_dict(self.test_metrics[name], add_dataloader_idx=False)
-        self._test_buffers.setdefault(name, []).append((probs.detach().cpu(), labels.detach().cpu()))
+        index = batch.get("index", torch.full_like(labels, -1))
+        self._test_buffers.setdefault(name, []).append(
+            (probs.detach().cpu(), labels.detach().cpu(), index.detach().cpu())
+        )
 
     def on_test_epoch_end(self) -> None:
         for name, parts in self._test_buffers.items():
-            probs = torch.cat([p for p, _ in parts]).float().numpy()
-            labels = torch.cat([y for _, y in parts]).numpy()
-            self.test_predictions[name] = (probs, labels)
-
-    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        return torch.sigmoid(self(batch["input_ids"]).float())
+            probs, labels, index = (torch.cat(column) for column in zip(*parts, strict=True))
+            order = torch.argsort(index, stable=True)  # back to the split's row order
+            self.test_predictions[name] = (probs[order].float().numpy(), labels[order].numpy())
 
     # ------------------------------------------------------------------ optimization
     def configure_optimizers(self):

@@ -2,8 +2,10 @@
 
 embedding -> (locked) dropout -> LSTM/GRU (weight-dropped) -> pooling over real tokens -> dropout -> linear,
 plus, with `ngram_order` >= 1, the logit of a linear bag of hashed n-grams of the same ids (`NgramBag`).
-Padding is id 0 and never a real token, so the mask of real tokens comes from the ids themselves and
-pooling is right for either padding side.
+Padding is id 0 and never a real token, so the mask of real tokens comes from the ids themselves. Each
+review's real tokens are moved to the start of its row before the recurrence (see `recurrence.py`), so a
+review's logit is the same whatever the padding around it: alone, in a batch of long reviews, padded on
+either side or to any length.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import torch.nn.functional as F
 
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.models.ngram import NgramBag
-from lstm_imdb.models.regularization import INITS, init_keras_, weight_dropped_call, word_dropout
+from lstm_imdb.models.recurrence import real_tokens_first, recurrent_params, run_padding_free
+from lstm_imdb.models.regularization import INITS, init_keras_, word_dropout
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "mean", "max", "mean_max")
@@ -95,10 +98,11 @@ class RNNEncoder(nn.Module):
         if init == "keras":
             init_keras_(self.embedding, self.rnn, self.head)
         self.ngrams = (
-            NgramBag(vocab_size, ngram_order, ngram_buckets, ngram_dropout, ngram_scale)
+            NgramBag(vocab_size, ngram_order, ngram_buckets, ngram_dropout, ngram_scale, word_dropout)
             if ngram_order
             else None
         )
+        self._kernels: dict = {}  # single-direction kernels of a bidirectional RNN (no parameters of their own)
 
     def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[B, T, D] states -> [B, D'] over the real tokens only (mask [B, T], True = real)."""
@@ -119,10 +123,12 @@ class RNNEncoder(nn.Module):
         return mx if self.pooling == "max" else torch.cat([mean, mx], dim=1)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        input_ids = real_tokens_first(input_ids, PAD_ID)  # padding after the text cannot reach its states
         input_ids = word_dropout(input_ids, self.word_dropout, self.training, UNK_ID, PAD_ID)
         mask = input_ids != PAD_ID
         x = locked_dropout(self.embedding(input_ids), self.dropout, self.training)
-        states, _ = weight_dropped_call(self.rnn, self.recurrent_dropout, x)
+        params = recurrent_params(self.rnn, self.recurrent_dropout, self.training)
+        states = run_padding_free(self.rnn, x, mask.sum(1), params, self._kernels)
         pooled = self.output_dropout(self.pool(states, mask))
         logits = self.head(pooled).squeeze(-1)
         return logits if self.ngrams is None else logits + self.ngrams(input_ids).to(logits.dtype)

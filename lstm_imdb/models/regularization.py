@@ -4,33 +4,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.func import functional_call
 
 INITS = ("keras", "pytorch")
-
-
-def hidden_to_hidden_names(rnn: nn.RNNBase) -> list[str]:
-    return [name for name, _ in rnn.named_parameters() if name.startswith("weight_hh")]
-
-
-def weight_dropped_call(rnn: nn.RNNBase, p: float, x: torch.Tensor):
-    """Run `rnn` on `x` with DropConnect (p) on its hidden-to-hidden weights when training.
-
-    This is AWD-LSTM's weight drop (Merity et al., 2018): one dropout mask on the recurrent weight
-    matrices per forward pass, shared by every time step and every sequence of the batch. The weights are
-    swapped in with `torch.func.functional_call`, so PyTorch's fused LSTM/GRU kernel still runs.
-
-    How it differs from Keras's `recurrent_dropout`: Keras drops units of the hidden state h_{t-1}
-    (one mask per sequence, reused at each step); this drops individual connections of W_hh (one mask per
-    batch). Both regularize the recurrence with a mask that is constant over time; neither acts at eval.
-    """
-    if not rnn.training or p == 0.0:
-        return rnn(x)
-    params = dict(rnn.named_parameters())
-    for name in hidden_to_hidden_names(rnn):
-        params[name] = F.dropout(params[name], p=p, training=True)
-    return functional_call(rnn, params, (x,))
 
 
 def word_dropout(input_ids: torch.Tensor, p: float, training: bool, unk_id: int, pad_id: int) -> torch.Tensor:
