@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import random
 import shutil
@@ -76,16 +75,54 @@ class MetricHistory(L.Callback):
 
 
 class StopOnNonFiniteLoss(L.Callback):
-    """Stops the run with a clear message at the first NaN or infinite training loss, before the bad
-    weights reach a checkpoint (the last good checkpoint stays as it was)."""
+    """Stops the run with a clear message at a NaN or infinite training loss, before the bad weights reach
+    a checkpoint (the last good checkpoint stays as it was).
+
+    Checked without a host sync per step: each step only updates, on the loss's device, a record of the
+    first non-finite loss (its epoch, step, batch and value). The host reads that record every
+    `check_every_n_steps` steps and before every validation and end of epoch (so before any checkpoint is
+    written), which keeps a GPU from waiting on the host after each step.
+    """
+
+    def __init__(self, check_every_n_steps: int = 50):
+        if check_every_n_steps < 1:
+            raise ValueError(f"check_every_n_steps={check_every_n_steps!r}: must be >= 1")
+        self.check_every_n_steps = check_every_n_steps
+        self._record: torch.Tensor | None = None  # [found, epoch, step, batch, loss]
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is not None and not math.isfinite(float(loss)):
+        if loss is None:
+            return
+        loss = loss.detach().float().reshape(())
+        if self._record is None:
+            self._record = torch.zeros(5, device=loss.device)
+        where = (1.0, trainer.current_epoch, trainer.global_step, batch_idx)
+        # fills on the device (a host-to-device copy of a list would wait for the GPU's queue)
+        now = torch.stack([torch.full((), float(v), device=loss.device) for v in where] + [loss])
+        first_bad = (self._record[0] == 0) & ~torch.isfinite(loss)
+        self._record = torch.where(first_bad, now, self._record)
+        if (batch_idx + 1) % self.check_every_n_steps == 0:
+            self.check()
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self.check()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise FloatingPointError if a non-finite loss was recorded (one host sync)."""
+        if self._record is None:
+            return
+        found, epoch, step, batch, value = self._record.tolist()
+        if found:
+            self._record = None
             raise FloatingPointError(
-                f"Training loss is {float(loss)} at epoch {trainer.current_epoch}, step {trainer.global_step} "
-                f"(batch {batch_idx}). Try a lower model.optimizer.lr or trainer.gradient_clip_val=1.0; "
-                "the last good checkpoint is kept."
+                f"Training loss is {value} at epoch {int(epoch)}, step {int(step)} (batch {int(batch)}). "
+                "Try a lower model.optimizer.lr or trainer.gradient_clip_val=1.0; the last good checkpoint "
+                "is kept."
             )
 
 

@@ -189,3 +189,18 @@ def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(acl_dir,
     loaded = load_checkpoint(tmp_path / "ckpt" / "last.ckpt")
     assert all(torch.isfinite(p).all() for p in loaded.model.parameters())
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["epoch"] == 0
+
+
+def test_non_finite_loss_is_recorded_on_device_and_reported_at_the_next_check():
+    """No host sync per step: the loss is looked at only every `check_every_n_steps` steps (and before
+    validation and at the end of an epoch), and the report names the first bad step, not the later one."""
+    from types import SimpleNamespace
+
+    callback = StopOnNonFiniteLoss(check_every_n_steps=4)
+    trainer = SimpleNamespace(current_epoch=3, global_step=0)
+    for batch_idx, value in enumerate([0.7, float("nan"), 0.5]):
+        trainer.global_step = 100 + batch_idx
+        callback.on_train_batch_end(trainer, None, {"loss": torch.tensor(value)}, None, batch_idx)
+    trainer.global_step = 103
+    with pytest.raises(FloatingPointError, match=r"nan at epoch 3, step 101 \(batch 1\)"):
+        callback.on_train_batch_end(trainer, None, {"loss": torch.tensor(float("inf"))}, None, 3)
