@@ -31,7 +31,8 @@ class MetricHistory(L.Callback):
         self.epochs_this_run = 0  # not restored on resume: the epochs this process trained
 
     def epoch_seconds(self) -> float:
-        """Mean wall time of this process's epochs (validation included)."""
+        """Mean wall time of this process's epochs, validation included (under DDP, each rank's own; rank
+        0's is the one reported, and its epochs end together with the others' at the epoch-end syncs)."""
         times = [r["epoch_s"] for r in self.epochs[len(self.epochs) - self.epochs_this_run :]]
         return sum(times) / len(times) if times else float("nan")
 
@@ -54,6 +55,8 @@ class MetricHistory(L.Callback):
             row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self.epochs = [r for r in self.epochs if r["epoch"] != row["epoch"]] + [row]
         self.epochs_this_run += 1
+        if not trainer.is_global_zero:
+            return
         log.info(
             "epoch %d: %s",
             row["epoch"],
@@ -63,7 +66,7 @@ class MetricHistory(L.Callback):
                 if k in row
             ),
         )
-        if trainer.is_global_zero and trainer.default_root_dir:
+        if trainer.default_root_dir:
             path = Path(trainer.default_root_dir) / self.filename
             path.write_text(json.dumps(self.epochs, indent=1))
 

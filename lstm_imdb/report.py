@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from lightning.pytorch.utilities import rank_zero_only  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
     ConfusionMatrixDisplay,
     RocCurveDisplay,
@@ -102,6 +103,7 @@ def training_curves_figure(history: list[dict]):
     return fig
 
 
+@rank_zero_only  # under DDP every rank holds all predictions (gathered); rank 0 writes them, once
 def write_report(
     out_dir: str | Path,
     metrics: dict[str, float],

@@ -13,6 +13,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 import lstm_imdb
@@ -124,6 +125,7 @@ def log_hyperparameters(trainer: L.Trainer, hparams: dict, metrics: dict[str, fl
         lg.save()
 
 
+@rank_zero_only  # under DDP only rank 0 writes run files
 def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str))

@@ -30,6 +30,7 @@ COLUMNS = [
     "test/acc",
     "test/f1",
     "test/auroc",
+    "test_dedup/acc",
     "rotten_tomatoes/acc",
     "epochs",
     "time/fit_s",

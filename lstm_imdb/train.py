@@ -97,10 +97,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         final = {f"hp/{k}": v for k, v in test_metrics.items()}
         final.update({f"hp/{k}": metrics[k] for k in ("val/acc_best", "val/acc") if k in metrics})
         log_hyperparameters(trainer, hparams, final)
-    log.info("Run folder: %s", out_dir)
-    for line in summary_lines(metrics):
-        log.info(line)
-    log.info("Fit took %.1f s over %d epochs (%.1f s/epoch)", fit_s, epochs, epoch_s)
+    if trainer.is_global_zero:
+        log.info("Run folder: %s", out_dir)
+        for line in summary_lines(metrics):
+            log.info(line)
+        log.info("Fit took %.1f s over %d epochs (%.1f s/epoch)", fit_s, epochs, epoch_s)
     return metrics
 
 

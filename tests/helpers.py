@@ -12,7 +12,12 @@ import torch
 
 
 def run_module(
-    module: str, *overrides: str, root: Path, timeout: int = 300, check: bool = True
+    module: str,
+    *overrides: str,
+    root: Path,
+    timeout: int = 300,
+    check: bool = True,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
@@ -29,6 +34,8 @@ def run_module(
         env=env,
         capture_output=True,
         text=True,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
         timeout=timeout,
         cwd=root,
     )

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import run_module, tiny_train_overrides
 from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -135,6 +136,10 @@ def test_best_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
     report = json.loads((sweep / "ensemble" / "test_metrics.json").read_text())
     assert report["checkpoints"] == [str(j / "checkpoints" / "best.ckpt") for j in job_dirs(sweep)]
     assert 0.5 <= report["test/acc"] <= 1.0 and report["test/auroc"] > 0.5
+    # chosen on validation: the members held out the same reviews, and the ensemble is scored on them
+    configs = [yaml.safe_load((j / ".hydra" / "config.yaml").read_text()) for j in job_dirs(sweep)]
+    assert [c["seed"] for c in configs] == [1, 2] and len({c["data"]["val_seed"] for c in configs}) == 1
+    assert 0.5 <= report["val/acc"] <= 1.0 and "test_dedup/acc" in report
     assert (sweep / "ensemble" / "report" / "roc_curve.png").is_file()
     assert len(summarize([sweep])) == 2  # the ensemble's folder is not listed as a run
 

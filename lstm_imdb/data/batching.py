@@ -82,8 +82,10 @@ class BucketBatchSampler(Sampler[list[int]]):
     `batch_size * pool_batches` reviews; each pool is sorted by length and cut into batches, and the
     batches are shuffled, so that batch composition and order both change between epochs.
     Evaluation (shuffle=False): all reviews sorted by length, longest first, for the least padding.
-    Under DDP every rank builds the same batches (same seed and epoch) and takes every `num_replicas`-th
-    one, each rank the same number (`trainer=ddp` turns Lightning's own sampler injection off).
+    Under DDP (`trainer=ddp` turns Lightning's own sampler injection off), training: every rank builds
+    the same batches (same seed and epoch) and takes every `num_replicas`-th one, each rank the same
+    number. Evaluation: every rank takes every `num_replicas`-th review of the sorted order, so each review
+    is scored exactly once, none repeated or left out (ranks differ by at most one review).
     """
 
     def __init__(
@@ -143,8 +145,11 @@ class BucketBatchSampler(Sampler[list[int]]):
         return [batches[i] for i in rng.permutation(len(batches))]
 
     def _my_batches(self) -> list[np.ndarray]:
-        batches = self._batches()
         replicas, rank = self.replicas_and_rank
+        if replicas > 1 and not self.shuffle:
+            mine = np.argsort(-self.lengths, kind="stable")[rank::replicas]
+            return [mine[i : i + self.batch_size] for i in range(0, len(mine), self.batch_size)]
+        batches = self._batches()
         if replicas == 1:
             return batches
         usable = len(batches) // replicas * replicas
@@ -156,3 +161,22 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return len(self._my_batches())
+
+
+class EvalShardSampler(Sampler[int]):
+    """Evaluation under DDP without a DistributedSampler's padding: rank r takes reviews r, r + R, r + 2R,
+    ... so every review is scored exactly once (ranks differ by at most one review)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def _mine(self) -> range:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return range(torch.distributed.get_rank(), self.n, torch.distributed.get_world_size())
+        return range(self.n)
+
+    def __iter__(self):
+        return iter(self._mine())
+
+    def __len__(self) -> int:
+        return len(self._mine())

@@ -20,7 +20,7 @@ import torch
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, DistributedSampler
 
-from lstm_imdb.data.batching import SIDES, BucketBatchSampler, PadCollate, TokenDataset
+from lstm_imdb.data.batching import SIDES, BucketBatchSampler, EvalShardSampler, PadCollate, TokenDataset
 from lstm_imdb.data.imdb import _cache_key, load_imdb, split_fingerprints
 from lstm_imdb.data.sources import SOURCES
 from lstm_imdb.data.split import rows_seen_in, validation_split
@@ -174,7 +174,10 @@ class IMDBDataModule(L.LightningDataModule):
             sampler = BucketBatchSampler(lengths, bs, shuffle=train, seed=hp.seed)  # Lightning sets its epoch
             return DataLoader(TokenDataset(split), batch_sampler=sampler, **common)
         if torch.distributed.is_available() and torch.distributed.is_initialized():  # trainer=ddp
-            sampler = DistributedSampler(TokenDataset(split), shuffle=train, seed=hp.seed)
+            if train:
+                sampler = DistributedSampler(TokenDataset(split), shuffle=True, seed=hp.seed)
+            else:  # no padding with repeated reviews: each one is scored once
+                sampler = EvalShardSampler(len(split))
             return DataLoader(TokenDataset(split), batch_size=bs, sampler=sampler, **common)
         return DataLoader(TokenDataset(split), batch_size=bs, shuffle=train, **common)
 

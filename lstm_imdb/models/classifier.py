@@ -124,21 +124,24 @@ class SentimentClassifier(L.LightningModule):
         loss, probs, labels = self._step(batch)
         bs = len(labels)
         self.train_metrics.update(probs, labels)
-        # on_step=False: values are accumulated on device and reduced once per epoch (no host syncs)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+        # on_step=False: values are accumulated on device and reduced once per epoch, across ranks under
+        # DDP (sync_dist), with no host sync per step
+        self.log(
+            "train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True
+        )
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         loss, probs, labels = self._step(batch)
         self.val_metrics.update(probs, labels)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(labels))
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
         self.val_metrics.reset()
         for key, value in values.items():
-            self.log(key, value, prog_bar=key == "val/acc")
+            self.log(key, value, prog_bar=key == "val/acc", sync_dist=True)  # already synced: the same value
         if not self.trainer.sanity_checking:
             self.val_acc_best(values["val/acc"])
         self.log(
@@ -155,7 +158,7 @@ class SentimentClassifier(L.LightningModule):
         name = TEST_SPLITS[dataloader_idx]
         loss, probs, labels = self._step(batch)
         self.test_metrics[name].update(probs, labels)
-        self.log(f"{name}/loss", loss, add_dataloader_idx=False, batch_size=len(labels))
+        self.log(f"{name}/loss", loss, add_dataloader_idx=False, batch_size=len(labels), sync_dist=True)
         self.log_dict(self.test_metrics[name], add_dataloader_idx=False)
         index = batch.get("index", torch.full_like(labels, -1))
         self._test_buffers.setdefault(name, []).append(
@@ -163,9 +166,24 @@ class SentimentClassifier(L.LightningModule):
         )
 
     def on_test_epoch_end(self) -> None:
-        for name, parts in self._test_buffers.items():
-            probs, labels, index = (torch.cat(column) for column in zip(*parts, strict=True))
+        """Every split's predictions in its row order, from all ranks under DDP (each review once)."""
+        loaders = self.trainer.test_dataloaders
+        count = len(loaders) if isinstance(loaders, (list, tuple)) else int(loaders is not None)
+        names = TEST_SPLITS[:count] or tuple(self._test_buffers)
+        for name in names:
+            parts = self._test_buffers.get(name, [])
+            mine = [torch.cat(column) for column in zip(*parts, strict=True)] if parts else None
+            gathered = [mine]
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                gathered = [None] * torch.distributed.get_world_size()
+                torch.distributed.all_gather_object(gathered, mine)  # every rank calls it, once per split
+            gathered = [g for g in gathered if g is not None]
+            if not gathered:
+                continue
+            probs, labels, index = (torch.cat(column) for column in zip(*gathered, strict=True))
             order = torch.argsort(index, stable=True)  # back to the split's row order
+            if (index >= 0).all() and len(torch.unique(index)) != len(index):
+                raise RuntimeError(f"{name}: some reviews were scored more than once across ranks")
             self.test_predictions[name] = (probs[order].float().numpy(), labels[order].numpy())
 
     # ------------------------------------------------------------------ optimization

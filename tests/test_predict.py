@@ -1,0 +1,120 @@
+"""`python -m lstm_imdb.predict` as users type it: reviews full of punctuation on the command line, from
+standard input, from .txt / .jsonl / .csv files, in chunks, and with ensembles."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import torch
+from helpers import run_module
+
+from lstm_imdb.checkpoint import load_checkpoint
+from lstm_imdb.predict import Predictor, take_text_arguments
+
+HARD = [
+    "A wonderful, moving film.",
+    "I didn't like it, not one bit: 'boring', \"dull\" & awful!",
+    "Rating = 9/10 [superb] {really} (brilliant) -- loved it; great = great",
+    "Line one,\nline two: excellent\ttabbed",
+    "Ça, c'était génial — 映画 wonderful ✨",
+    "text=great, key=value, a=b,c",
+]
+
+
+@pytest.fixture(scope="module")
+def ckpt(trained):
+    _, run_dir, _ = trained
+    return run_dir / "checkpoints" / "best.ckpt"
+
+
+@pytest.fixture(scope="module")
+def expected(ckpt):
+    """Scores of the HARD reviews computed in-process, to compare every route with."""
+    probs = Predictor(load_checkpoint(ckpt)).predict_proba(HARD)
+    return [round(float(p), 6) for p in probs]
+
+
+def test_text_arguments_are_taken_before_hydra_parses_them():
+    texts, rest = take_text_arguments(
+        ["ckpt_path=x", "text=a, b", "text='it\\'s'", 'text="q"', "batch_size=2"]
+    )
+    assert texts == ["a, b", "it's", "q"] and rest == ["ckpt_path=x", "batch_size=2"]
+
+
+def test_any_punctuation_on_the_command_line(ckpt, expected, tmp_path):
+    proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", *(f"text={t}" for t in HARD), root=tmp_path)
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["text"] for r in rows] == HARD
+    assert [r["prob_positive"] for r in rows] == pytest.approx(expected, abs=1e-5)
+    assert all(r["label"] in ("positive", "negative") for r in rows)
+
+
+def test_reviews_piped_in_as_lines_or_json_lines(ckpt, expected, tmp_path):
+    one_line = [t.replace("\n", " ") for t in HARD]
+    proc = run_module(
+        "lstm_imdb.predict", f"ckpt_path={ckpt}", root=tmp_path, stdin="\n".join(one_line) + "\n"
+    )
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["text"] for r in rows] == one_line and [r["line"] for r in rows] == list(range(1, 7))
+
+    records = [{"id": f"r{i}", "text": t} for i, t in enumerate(HARD)] + [{"id": "bad"}]
+    stdin = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records) + "{not json\n"
+    proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", "input_path=-", root=tmp_path, stdin=stdin)
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r.get("id") for r in rows] == [f"r{i}" for i in range(6)] + ["bad", None]
+    assert [r["prob_positive"] for r in rows[:6]] == pytest.approx(expected, abs=1e-5)
+    assert 'no "text"' in rows[6]["error"] and "not JSON" in rows[7]["error"]
+    assert "Wrote 8 rows" in proc.stderr  # logs go to standard error, results to standard output
+
+
+def test_a_csv_file_in_chunks_keeps_order_ids_and_errors(ckpt, expected, tmp_path):
+    src = tmp_path / "reviews.csv"
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["id", "text"])
+        w.writeheader()
+        for i in range(40):
+            w.writerow({"id": f"a{i}", "text": HARD[i % len(HARD)] if i != 17 else "<br /> ..."})
+    out = tmp_path / "out.csv"
+    run_module(
+        "lstm_imdb.predict",
+        f"ckpt_path={ckpt}",
+        f"input_path={src}",
+        f"output_path={out}",
+        "chunk_size=7",  # 40 rows in 6 chunks
+        root=tmp_path,
+    )
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [r["id"] for r in rows] == [f"a{i}" for i in range(40)]
+    assert "empty review" in rows[17]["error"] and rows[17]["prob_positive"] == ""
+    got = [float(r["prob_positive"]) for i, r in enumerate(rows) if i != 17]
+    want = [expected[i % len(HARD)] for i in range(40) if i != 17]
+    assert got == pytest.approx(want, abs=1e-5)
+
+
+def test_an_ensemble_of_checkpoints_or_a_run_folder(trained, ckpt, tmp_path):
+    _, run_dir, _ = trained
+    last = run_dir / "checkpoints" / "last.ckpt"
+    proc = run_module(
+        "lstm_imdb.predict", f"ckpt_path=[{ckpt},{last}]", "text=superb, great film", root=tmp_path
+    )
+    got = json.loads(proc.stdout.splitlines()[-1])["prob_positive"]
+    members = [Predictor(load_checkpoint(p)).predict_proba(["superb, great film"])[0] for p in (ckpt, last)]
+    assert got == pytest.approx(sum(members) / 2, abs=1e-5)
+    proc = run_module("lstm_imdb.predict", f"ckpt_path={run_dir}", "text=superb, great film", root=tmp_path)
+    assert json.loads(proc.stdout.splitlines()[-1])["prob_positive"] == pytest.approx(members[0], abs=1e-5)
+
+
+def test_an_ensemble_with_another_vocabulary_is_refused_naming_it(ckpt, tmp_path):
+    from lstm_imdb.data.tokenizer import fit_tokenizer
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    other = tmp_path / "other_vocab.ckpt"
+    state["IMDBDataModule"]["tokenizer"] = fit_tokenizer(["other words entirely"], 60).to_str()
+    torch.save(state, other)
+    proc = run_module(
+        "lstm_imdb.predict", f"ckpt_path=[{ckpt},{other}]", "text=good", root=tmp_path, check=False
+    )
+    assert proc.returncode == 2 and str(other) in proc.stderr and "different vocabulary" in proc.stderr
