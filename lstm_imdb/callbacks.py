@@ -28,6 +28,7 @@ class MetricHistory(L.Callback):
         self.filename = filename
         self.epochs: list[dict] = []
         self._epoch_start = 0.0
+        self.first_batch_at: float | None = None  # time.perf_counter() at this process's first batch
         self.epochs_this_run = 0  # not restored on resume: the epochs this process trained
 
     def epoch_seconds(self) -> float:
@@ -35,6 +36,10 @@ class MetricHistory(L.Callback):
         0's is the one reported, and its epochs end together with the others' at the epoch-end syncs)."""
         times = [r["epoch_s"] for r in self.epochs[len(self.epochs) - self.epochs_this_run :]]
         return sum(times) / len(times) if times else float("nan")
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.first_batch_at is None:  # the first training batch of this process
+            self.first_batch_at = time.perf_counter()
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch_start = time.perf_counter()

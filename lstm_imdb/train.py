@@ -67,7 +67,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     epochs = trainer.current_epoch
     epoch_s = history.epoch_seconds() if history else float("nan")
-    metrics.update({"time/fit_s": fit_s, "time/epoch_s": epoch_s, "epochs": epochs})
+    # start-up: data set-up, sanity check and, under DDP, launching and joining the other ranks
+    to_first_batch_s = history.first_batch_at - start if history and history.first_batch_at else float("nan")
+    metrics.update(
+        {
+            "time/fit_s": fit_s,
+            "time/epoch_s": epoch_s,
+            "time/to_first_batch_s": to_first_batch_s,
+            "epochs": epochs,
+        }
+    )
     if trainer.interrupted:
         return metrics
 
@@ -88,6 +97,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "epochs": epochs,
             "time/fit_s": fit_s,
             "time/epoch_s": epoch_s,
+            "time/to_first_batch_s": to_first_batch_s,
             "data": datamodule.data_fingerprint,
         }
         write_report(

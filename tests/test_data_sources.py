@@ -47,12 +47,10 @@ def test_missing_acl_folder_names_what_is_missing(tmp_path, data_dir):
         load_imdb("kaggle", data_dir)
 
 
-def test_cache_is_reused_and_fast(acl_dir, data_dir, monkeypatch):
+def test_cache_is_reused(acl_dir, data_dir, monkeypatch):
     load_imdb("acl", data_dir, acl_dir)
     monkeypatch.setattr(sources, "from_acl", lambda *_: pytest.fail("rebuilt although cached"))
-    start = time.perf_counter()
     ds = load_imdb("acl", data_dir, acl_dir)
-    assert time.perf_counter() - start < 1.0
     assert ds["train"].num_rows == 200
 
 
@@ -128,11 +126,10 @@ def test_auto_without_any_source_says_what_was_tried(data_dir, monkeypatch):
     assert "data.source=acl data.acl_dir=" in msg
 
 
-def test_hub_is_not_waited_on_when_offline(monkeypatch):
+def test_hub_is_not_asked_when_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    start = time.perf_counter()
+    monkeypatch.setattr(sources.socket, "create_connection", lambda *a, **k: pytest.fail("connected"))
     assert sources.hub_reachable(timeout=5) is False
-    assert time.perf_counter() - start < 0.5
 
 
 def test_fingerprint_is_order_free():

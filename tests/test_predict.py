@@ -118,3 +118,25 @@ def test_an_ensemble_with_another_vocabulary_is_refused_naming_it(ckpt, tmp_path
         "lstm_imdb.predict", f"ckpt_path=[{ckpt},{other}]", "text=good", root=tmp_path, check=False
     )
     assert proc.returncode == 2 and str(other) in proc.stderr and "different vocabulary" in proc.stderr
+
+
+def test_rows_are_read_scored_and_written_a_chunk_at_a_time(ckpt):
+    """Bounded memory: no more than one chunk is read ahead of what has been written."""
+    from lstm_imdb.predict import stream_predictions
+
+    predictor = Predictor(load_checkpoint(ckpt))
+    state = {"read": 0, "max_ahead": 0}
+    written = []
+
+    def rows():
+        for i in range(1000):
+            state["read"] += 1
+            state["max_ahead"] = max(state["max_ahead"], state["read"] - len(written))
+            yield {"line": i + 1, "text": HARD[i % len(HARD)]}
+
+    class Collect:
+        def write(self, row):
+            written.append(row["line"])
+
+    assert stream_predictions(predictor, rows(), Collect(), chunk_size=64, progress=False) == (1000, 0)
+    assert written == list(range(1, 1001)) and state["max_ahead"] <= 64

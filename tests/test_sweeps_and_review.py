@@ -159,12 +159,75 @@ def test_joblib_launcher_runs_two_jobs(acl_dir, tmp_path):
     assert [(j / "test_metrics.json").is_file() for j in job_dirs(sweep)] == [True, True]
 
 
+def test_slurm_launcher_settings_run_two_jobs_through_submitit_locally(acl_dir, tmp_path):
+    sweep = tmp_path / "submitit"
+    run_module(
+        "lstm_imdb.train",
+        "-m",
+        "hydra/launcher=slurm_local",
+        *tiny_train_overrides(acl_dir, tmp_path / "u"),
+        *FAST,
+        "model.hidden_size=8,12",
+        f"hydra.sweep.dir={sweep}",
+        root=tmp_path,
+        timeout=600,
+    )
+    assert [(j / "test_metrics.json").is_file() for j in job_dirs(sweep)] == [True, True]
+    assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2  # two submitit jobs, collected
+
+
+def test_optuna_workers_share_one_study_in_sqlite_without_losing_or_repeating_trials(acl_dir, tmp_path):
+    """Two workers at once on one study (as on a cluster: each worker a job), each with its own sampler
+    seed; the study is created once first, as the README says."""
+    import subprocess
+    import sys
+
+    optuna = pytest.importorskip("optuna")
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(study_name="shared", storage=storage, direction="maximize")
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lstm_imdb.train",
+                "-m",
+                "hparams_search=optuna",
+                *tiny_train_overrides(acl_dir, tmp_path / "u"),
+                *FAST,
+                "hydra.sweeper.n_trials=2",
+                f"hydra.sweeper.storage={storage}",
+                "hydra.sweeper.study_name=shared",
+                f"hydra.sweeper.sampler.seed={seed}",
+                f"hydra.sweep.dir={tmp_path / f'worker{seed}'}",
+            ],
+            env={**os.environ, "LSTM_IMDB_ROOT": str(tmp_path), "PYTHONPATH": str(Path(__file__).parent)},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    trials = optuna.load_study(study_name="shared", storage=storage).trials
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 4  # no configuration twice
+    assert len(job_dirs(tmp_path / "worker1")) == len(job_dirs(tmp_path / "worker2")) == 2
+
+
 @pytest.mark.parametrize(
     ("overrides", "check"),
     [
         (
             ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"],
             lambda c: "SlurmLauncher" in c.hydra.launcher._target_ and c.hydra.launcher.partition == "gpu",
+        ),
+        (
+            ["hydra/launcher=slurm_local"],
+            lambda c: "LocalLauncher" in c.hydra.launcher._target_ and c.hydra.launcher.timeout_min == 120,
         ),
         (["hydra/launcher=parallel"], lambda c: "JoblibLauncher" in c.hydra.launcher._target_),
         (
@@ -229,11 +292,11 @@ def test_notebooks_run_and_are_stored_without_outputs(notebook, trained, acl_dir
     monkeypatch.setenv("LSTM_IMDB_DATA_DIR", str(root / "data"))
     monkeypatch.setenv("LSTM_IMDB_RUN_DIR", str(run_dir))
     monkeypatch.setenv("LSTM_IMDB_COMPARE_DIR", str(run_dir.parent))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as in Jupyter
     NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}
     ).execute()
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert outputs and not [o for o in outputs if o.get("output_type") == "error"]
-    assert os.environ.get("LSTM_IMDB_ROOT") == str(root)
-    json.dumps(nb)  # executed notebook is valid JSON
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # it drew its figures
+    nbformat.validate(nb)  # the executed notebook is still a valid notebook
