@@ -68,19 +68,22 @@ class Predictor:
             return text
         return text[-self.max_chars :] if self.collate.truncation_side == "left" else text[: self.max_chars]
 
-    @torch.inference_mode()
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text (an empty list: no words after markup and punctuation are removed)."""
+        return encode(self.tokenizer, [self._clip(t) for t in texts])
+
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        ids = encode(self.tokenizer, [self._clip(t) for t in texts])
+        return self.predict_ids(self.encode(texts))
+
+    @torch.inference_mode()
+    def predict_ids(self, ids: list[list[int]]) -> np.ndarray:
         order = np.argsort([-min(len(i), self.collate.sequence_length) for i in ids], kind="stable")
-        probs = np.empty(len(texts), dtype=np.float32)
+        probs = np.empty(len(ids), dtype=np.float32)
         for s in range(0, len(order), self.batch_size):
             idx = order[s : s + self.batch_size]
             batch = self.collate([(np.asarray(ids[i], dtype=np.int64), 0) for i in idx])
             probs[idx] = torch.sigmoid(self.model(batch["input_ids"]).float()).numpy()
         return probs
-
-    def has_words(self, text: str) -> bool:
-        return bool(self.tokenizer.encode(text[:10_000]).ids)
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -184,13 +187,16 @@ class CsvWriter:
 
 def score(predictor: Predictor, rows: list[dict]) -> list[dict]:
     """Adds prob_positive and label to the rows that hold words, an error to those that do not."""
-    good = []
-    for i, row in enumerate(rows):
-        if "error" not in row and not predictor.has_words(row["text"]):
-            row["error"] = "empty review (no words after removing markup and punctuation)"
-        if "error" not in row:
+    readable = [i for i, row in enumerate(rows) if "error" not in row]
+    encoded = predictor.encode([rows[i]["text"] for i in readable])  # once, for the whole chunk
+    good, ids = [], []
+    for i, row_ids in zip(readable, encoded, strict=True):
+        if row_ids:
             good.append(i)
-    probs = predictor.predict_proba([rows[i]["text"] for i in good])
+            ids.append(row_ids)
+        else:
+            rows[i]["error"] = "empty review (no words after removing markup and punctuation)"
+    probs = predictor.predict_ids(ids)
     for i, p, y in zip(good, probs, predicted_labels(probs), strict=True):
         rows[i].update(prob_positive=round(float(p), 6), label=LABELS[y])
     return rows

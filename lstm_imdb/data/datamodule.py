@@ -92,8 +92,7 @@ class IMDBDataModule(L.LightningDataModule):
         self.splits: dict[str, TokenizedSplit] = {}
         self.dataset_key: str | None = None
         self.data_fingerprint: dict = {}  # source and sha256 of each split (see sources.split_fingerprint)
-        # split -> mask of its reviews that occur word for word in IMDB's train split (IMDB has a few)
-        self.seen_in_train: dict[str, np.ndarray] = {}
+        self._seen_in_train: dict[str, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ building (once, cached)
     def _raw(self):
@@ -136,18 +135,24 @@ class IMDBDataModule(L.LightningDataModule):
             "val": full_train.subset(val_rows),
             **{name: TokenizedSplit.from_dataset(ids[name]) for name in ids if name != "train"},
         }
-        texts = raw["train"]["text"]
-        self.seen_in_train = {
-            name: rows_seen_in(raw[name]["text"], texts) for name in ("test",) if name in raw
-        }
-        val_copies = rows_seen_in([texts[i] for i in val_rows], [texts[i] for i in train_rows])
-        log.info(
-            "Splits: %s; %d test reviews occur word for word in train, %d validation reviews in the "
-            "training part",
-            {k: len(v) for k, v in self.splits.items()},
-            int(sum(m.sum() for m in self.seen_in_train.values())),
-            int(val_copies.sum()),
-        )
+        log.info("Splits: %s", {k: len(v) for k, v in self.splits.items()})
+
+    @property
+    def seen_in_train(self) -> dict[str, np.ndarray]:
+        """split -> mask of its reviews that occur word for word in IMDB's train split (IMDB has a few);
+        computed when first asked for (by the report), so that training does not wait for it."""
+        if self._seen_in_train is None:
+            raw, _ = self._raw()
+            texts = raw["train"]["text"]
+            self._seen_in_train = {n: rows_seen_in(raw[n]["text"], texts) for n in ("test",) if n in raw}
+            train_rows, val_rows = self.train_val_rows(len(texts))
+            val_copies = rows_seen_in([texts[i] for i in val_rows], [texts[i] for i in train_rows])
+            log.info(
+                "%d test reviews occur word for word in train; %d validation reviews in the training part",
+                int(sum(m.sum() for m in self._seen_in_train.values())),
+                int(val_copies.sum()),
+            )
+        return self._seen_in_train
 
     # ------------------------------------------------------------------ serving batches
     @property
