@@ -32,6 +32,7 @@ from lstm_imdb.runtime import (
     environment,
     instantiate_group,
     log_hyperparameters,
+    print_config_tree,
     resolve_ckpt_path,
     tensorboard_writer,
     write_json,
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and (if cfg.test) test; returns every final metric. All objects are built before any data
     work, so a bad config value fails in seconds."""
+    if cfg.get("print_config"):
+        print_config_tree(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
@@ -55,7 +58,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     history = next((c for c in callbacks if isinstance(c, MetricHistory)), None)
 
-    env = environment()
+    env = {**environment(), "tags": list(cfg.get("tags") or [])}
     write_json(out_dir / "environment.json", env)
     hparams = collect_hyperparameters(cfg, model, {"git_commit": env["git_commit"] or ""})
     log_hyperparameters(trainer, hparams)
@@ -104,8 +107,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
             out_dir, test_metrics, model.test_predictions, rows, tensorboard_writer(loggers), extra=extra
         )
         # final metrics next to the hparams (TensorBoard's HPARAMS tab), as hp/<metric>
-        final = {f"hp/{k}": v for k, v in test_metrics.items()}
-        final.update({f"hp/{k}": metrics[k] for k in ("val/acc_best", "val/acc") if k in metrics})
+        # val/acc_best (what chose the checkpoint) and test/acc first: the columns HPARAMS shows first
+        first = ("val/acc_best", "test/acc")
+        final = {f"hp/{k}": metrics[k] for k in first if k in metrics}
+        final.update({f"hp/{k}": v for k, v in test_metrics.items() if k not in first})
+        final.update({f"hp/{k}": metrics[k] for k in ("val/acc",) if k in metrics})
         log_hyperparameters(trainer, hparams, final)
     if trainer.is_global_zero:
         log.info("Run folder: %s", out_dir)

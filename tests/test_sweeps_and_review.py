@@ -300,3 +300,64 @@ def test_notebooks_run_and_are_stored_without_outputs(notebook, trained, acl_dir
     assert outputs and not [o for o in outputs if o.get("output_type") == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)  # it drew its figures
     nbformat.validate(nb)  # the executed notebook is still a valid notebook
+
+
+@pytest.mark.parametrize(
+    ("debug", "files"),
+    [
+        ("fdr", ["test_metrics.json"]),
+        ("profiler", ["fit-profiler.txt", "test-profiler.txt", "checkpoints/best.ckpt"]),
+    ],
+)
+def test_debug_configs_run_apart_from_real_runs(acl_dir, tmp_path, debug, files):
+    overrides = [o for o in tiny_train_overrides(acl_dir, tmp_path / "unused") if not o.startswith("hydra.")]
+    proc = run_module("lstm_imdb.train", *overrides, f"debug={debug}", root=tmp_path)
+    [run] = list((tmp_path / "logs" / "debug" / "runs").iterdir())  # not under logs/train
+    assert all((run / f).is_file() for f in files), sorted(p.name for p in run.iterdir())
+    assert json.loads((run / "environment.json").read_text())["tags"] == ["debug"]
+    assert "config" in proc.stdout and "trainer" in proc.stdout  # the composed config, printed as a tree
+
+
+@pytest.mark.parametrize(
+    ("debug", "check"),
+    [
+        ("overfit", lambda c: c.trainer.overfit_batches == 3 and c.callbacks.early_stopping is None),
+        ("limit", lambda c: c.trainer.limit_train_batches < 1 and c.trainer.max_epochs == 3),
+        ("fdr", lambda c: c.trainer.fast_dev_run and c.task_name == "debug"),
+    ],
+)
+def test_debug_configs_compose_over_an_experiment(debug, check):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=best_single", f"debug={debug}"])
+    assert check(cfg) and cfg.trainer.accelerator == "cpu"
+
+
+def test_hparams_tab_compares_what_can_change_a_result(trained):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    _, run_dir, _ = trained
+    names, metrics = [], []
+    for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        try:
+            content = acc.PluginTagToContent("hparams")
+        except KeyError:
+            continue
+        for blob in content.values():
+            data = plugin_data_pb2.HParamsPluginData.FromString(blob)
+            if data.HasField("experiment"):
+                names = [h.name for h in data.experiment.hparam_infos]
+                metrics = [m.name.tag for m in data.experiment.metric_infos]
+    assert {
+        "seed",
+        "tags",
+        "model/hidden_size",
+        "model/optimizer/lr",
+        "data/num_words",
+        "data/val_seed",
+    } <= set(names)
+    assert not [
+        n for n in names if "_target_" in n or "data_dir" in n or "num_workers" in n or "acl_dir" in n
+    ]
+    assert metrics[:2] == ["hp/val/acc_best", "hp/test/acc"]
