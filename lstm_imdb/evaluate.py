@@ -46,7 +46,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         metrics.update({k: float(v) for k, v in results.items() if k != "val/acc_best"})
     for results in trainer.test(loaded.model, datamodule=datamodule):
         metrics.update({k: float(v) for k, v in results.items()})
-    metrics.update(deduplicated_metrics(loaded.model.test_predictions, datamodule.seen_in_train))
+    metrics.update(
+        deduplicated_metrics(loaded.model.test_predictions, datamodule.seen_in_train, loaded.model.test_rows)
+    )
     out_dir = Path(cfg.paths.output_dir)
     write_report(
         out_dir,

@@ -243,13 +243,6 @@ def load_predictor(cfg: DictConfig) -> Predictor:
     return Predictor(loaded, batch_size=cfg.batch_size)
 
 
-def _output_format(path: Path | None, fallback: str = "jsonl") -> str:
-    if path is None:
-        return fallback
-    suffix = path.suffix.lower().lstrip(".")
-    return "csv" if suffix == "csv" else "jsonl"
-
-
 def run(cfg: DictConfig, texts: list[str] | None = None, stdin=None) -> int:
     """Predict; returns how many rows were written."""
     texts = list(texts or []) + ([str(cfg.text)] if cfg.text is not None else [])
@@ -261,6 +254,8 @@ def run(cfg: DictConfig, texts: list[str] | None = None, stdin=None) -> int:
         raise ValueError('Nothing to predict: give text="a review", input_path=FILE, or pipe reviews in')
     if cfg.chunk_size < 1:
         raise ValueError(f"chunk_size={cfg.chunk_size!r}: must be >= 1")
+    if cfg.input_format not in ("auto", *FORMATS):
+        raise ValueError(f"input_format={cfg.input_format!r}: must be auto, {', '.join(FORMATS)}")
     predictor = load_predictor(cfg)
     if texts:
         rows = score(predictor, [{"line": i + 1, "text": t} for i, t in enumerate(texts)])
@@ -289,8 +284,6 @@ def run(cfg: DictConfig, texts: list[str] | None = None, stdin=None) -> int:
 
 
 def _write(predictor: Predictor, rows: Iterator[dict], out: Path | None, cfg, default_stdout: bool) -> int:
-    if cfg.input_format not in ("auto", *FORMATS):
-        raise ValueError(f"input_format={cfg.input_format!r}: must be auto, {', '.join(FORMATS)}")
     if out is None and default_stdout:
         writer = JsonlWriter(sys.stdout)
         written, errors = stream_predictions(predictor, rows, writer, cfg.chunk_size, progress=False)
@@ -298,7 +291,7 @@ def _write(predictor: Predictor, rows: Iterator[dict], out: Path | None, cfg, de
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "w", encoding="utf-8", newline="") as f:
-            writer = CsvWriter(f) if _output_format(out) == "csv" else JsonlWriter(f)
+            writer = CsvWriter(f) if out.suffix.lower() == ".csv" else JsonlWriter(f)
             written, errors = stream_predictions(predictor, rows, writer, cfg.chunk_size, progress=True)
     log.info("Wrote %d rows to %s (%d with errors)", written, out or "standard output", errors)
     return written

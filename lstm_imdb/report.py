@@ -45,16 +45,21 @@ def split_metrics(name: str, probs: np.ndarray, labels: np.ndarray) -> dict[str,
 
 
 def deduplicated_metrics(
-    predictions: dict[str, tuple[np.ndarray, np.ndarray]], seen_in_train: dict[str, np.ndarray]
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]],
+    seen_in_train: dict[str, np.ndarray],
+    rows: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Metrics of each split without its reviews that also occur in train (`test_dedup/acc`, ...), and
-    how many were left out (`test_dedup/removed`). Predictions must be in the split's row order."""
+    how many were left out (`test_dedup/removed`). `rows[split]`: the split's rows the predictions are for
+    (default: all of them, in order; fewer when test batches were limited)."""
     metrics = {}
     for name, seen in seen_in_train.items():
         if name not in predictions:
             continue
         probs, labels = predictions[name]
         keep = ~np.asarray(seen, dtype=bool)
+        if rows is not None and name in rows:
+            keep = keep[rows[name]]
         metrics.update(split_metrics(f"{name}{DEDUP_SUFFIX}", probs[keep], labels[keep]))
         metrics[f"{name}{DEDUP_SUFFIX}/removed"] = int((~keep).sum())
     return metrics

@@ -158,9 +158,7 @@ def collect_hyperparameters(cfg: DictConfig, model: L.LightningModule, extra: di
 
 
 @rank_zero_only
-def print_config_tree(
-    cfg: DictConfig, order=("experiment", "data", "model", "trainer", "callbacks", "logger")
-):
+def print_config_tree(cfg: DictConfig, order=("data", "model", "trainer", "callbacks", "logger")):
     """The composed config as a tree (rich), its main groups first; `print_config=false` turns it off."""
     from rich import print as rich_print
     from rich.syntax import Syntax

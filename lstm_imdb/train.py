@@ -92,7 +92,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         for results in trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True):
             metrics.update({k: float(v) for k, v in results.items()})
         test_metrics = {k: v for k, v in metrics.items() if k.split("/")[0] in model.test_predictions}
-        test_metrics.update(deduplicated_metrics(model.test_predictions, datamodule.seen_in_train))
+        test_metrics.update(
+            deduplicated_metrics(model.test_predictions, datamodule.seen_in_train, model.test_rows)
+        )
         metrics.update(test_metrics)
         extra = {
             "val/acc_best": metrics.get("val/acc_best"),  # the figure that chose the tested checkpoint

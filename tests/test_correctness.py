@@ -183,6 +183,9 @@ def test_deduplicated_metrics_leave_out_test_reviews_seen_in_train():
     seen = np.array([False, True, True, False])
     out = deduplicated_metrics({"test": (probs, labels)}, {"test": seen})
     assert out["test_dedup/acc"] == 1.0 and out["test_dedup/removed"] == 2
+    # predictions for some rows only (test batches limited): the mask is taken at those rows
+    part = deduplicated_metrics({"test": (probs[2:], labels[2:])}, {"test": seen}, {"test": np.array([2, 3])})
+    assert part["test_dedup/removed"] == 1 and part["test_dedup/acc"] == 1.0
 
 
 def test_datamodule_marks_test_reviews_that_occur_in_train(acl_dir, tmp_path):

@@ -307,22 +307,37 @@ def test_notebooks_run_and_are_stored_without_outputs(notebook, trained, acl_dir
     [
         ("fdr", ["test_metrics.json"]),
         ("profiler", ["fit-profiler.txt", "test-profiler.txt", "checkpoints/best.ckpt"]),
+        ("limit", ["test_metrics.json", "checkpoints/best.ckpt"]),
     ],
 )
 def test_debug_configs_run_apart_from_real_runs(acl_dir, tmp_path, debug, files):
     overrides = [o for o in tiny_train_overrides(acl_dir, tmp_path / "unused") if not o.startswith("hydra.")]
-    proc = run_module("lstm_imdb.train", *overrides, f"debug={debug}", root=tmp_path)
+    # eval batches of 16: debug=limit tests 2 of the 13 test batches, and its report covers those
+    proc = run_module(
+        "lstm_imdb.train", *overrides, "data.eval_batch_size=16", f"debug={debug}", root=tmp_path
+    )
     [run] = list((tmp_path / "logs" / "debug" / "runs").iterdir())  # not under logs/train
     assert all((run / f).is_file() for f in files), sorted(p.name for p in run.iterdir())
     assert json.loads((run / "environment.json").read_text())["tags"] == ["debug"]
     assert "config" in proc.stdout and "trainer" in proc.stdout  # the composed config, printed as a tree
+    if debug == "limit":
+        assert "== test (32 reviews)" in (run / "report" / "classification_report.txt").read_text()
+        assert "test_dedup/acc" in json.loads((run / "test_metrics.json").read_text())
 
 
 @pytest.mark.parametrize(
     ("debug", "check"),
     [
-        ("overfit", lambda c: c.trainer.overfit_batches == 3 and c.callbacks.early_stopping is None),
-        ("limit", lambda c: c.trainer.limit_train_batches < 1 and c.trainer.max_epochs == 3),
+        (
+            "overfit",
+            lambda c: (
+                c.trainer.overfit_batches == 3
+                and c.callbacks.early_stopping is None
+                and not c.model.scheduler
+                and c.model.dropout == 0
+            ),
+        ),
+        ("limit", lambda c: c.trainer.limit_train_batches == 20 and c.trainer.max_epochs == 3),
         ("fdr", lambda c: c.trainer.fast_dev_run and c.task_name == "debug"),
     ],
 )

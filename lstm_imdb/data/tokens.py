@@ -64,7 +64,7 @@ class TokenizedSplit:
 
 
 def token_cache_dir(data_dir: Path, dataset_key: str, num_words: int, fitted_on: str) -> Path:
-    """fitted_on names the rows the vocabulary is fitted on (see `IMDBDataModule.vocabulary_rows`)."""
+    """fitted_on names the rows the vocabulary is fitted on (see `IMDBDataModule._token_cache`)."""
     return Path(data_dir) / "tokens" / f"{dataset_key}-v{TOKENIZER_VERSION}-nw{num_words}-{fitted_on}"
 
 

@@ -97,6 +97,8 @@ class SentimentClassifier(L.LightningModule):
         self.val_acc_best = MaxMetric()
         # Filled by `test_step`: split -> (probabilities, labels) in the split's row order, for the report.
         self.test_predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # ... and the split's rows they are for (all of them, unless test batches were limited)
+        self.test_rows: dict[str, np.ndarray] = {}
         self._test_buffers: dict[str, list[tuple[torch.Tensor, ...]]] = {}
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
@@ -153,6 +155,7 @@ class SentimentClassifier(L.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._test_buffers = {}
         self.test_predictions = {}
+        self.test_rows = {}
 
     def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         name = TEST_SPLITS[dataloader_idx]
@@ -185,6 +188,7 @@ class SentimentClassifier(L.LightningModule):
             if (index >= 0).all() and len(torch.unique(index)) != len(index):
                 raise RuntimeError(f"{name}: some reviews were scored more than once across ranks")
             self.test_predictions[name] = (probs[order].float().numpy(), labels[order].numpy())
+            self.test_rows[name] = index[order].numpy()
 
     # ------------------------------------------------------------------ optimization
     def configure_optimizers(self):
