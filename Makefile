@@ -8,7 +8,7 @@ ARGS   ?= experiment=keras_tutorial
 TEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install train test lint format tensorboard bench strip-notebooks clean
+.PHONY: install train test test-fast lint format tensorboard bench bench-keras strip-notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ train: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(TEST_ARGS)
 
+# the unit tests only (no subprocess, no training run): under a minute, for the edit-test loop
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not e2e and not network" -q $(TEST_ARGS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check lstm_imdb tests
 	$(PY) -m ruff format --check lstm_imdb tests
@@ -41,6 +45,17 @@ tensorboard: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m lstm_imdb.bench $(BENCH_ARGS)
+
+# The same bench plus the seed's Keras code (benchmarks/keras_tutorial.py), timed in the same session.
+# TensorFlow lives in its own venv, never in the project's.
+KERAS_VENV := .venv-keras
+$(KERAS_VENV)/.installed:
+	$(PYTHON) -m venv $(KERAS_VENV)
+	$(KERAS_VENV)/bin/python -m pip install --quiet tensorflow-cpu==2.21.0
+	touch $@
+
+bench-keras: $(STAMP) $(KERAS_VENV)/.installed
+	$(PY) -m lstm_imdb.bench --keras-python $(KERAS_VENV)/bin/python $(BENCH_ARGS)
 
 # notebooks are stored without outputs (`nbstripout --install` strips them on every commit)
 strip-notebooks: $(STAMP)

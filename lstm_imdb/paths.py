@@ -19,11 +19,16 @@ def default_data_dir() -> Path:
 
 
 def _register_resolvers() -> None:
-    """`${lstm_imdb_root:}` in configs: the project root, from any working directory."""
+    """`${lstm_imdb_root:}` in configs: the project root, from any working directory;
+    `${fast_precision:}`: bf16-mixed where the hardware computes bf16 natively, else 32-true."""
     from omegaconf import OmegaConf
+
+    from lstm_imdb.precision import fast_precision
 
     if not OmegaConf.has_resolver("lstm_imdb_root"):
         OmegaConf.register_new_resolver("lstm_imdb_root", lambda: str(project_root()))
+    if not OmegaConf.has_resolver("fast_precision"):
+        OmegaConf.register_new_resolver("fast_precision", fast_precision)
 
 
 _register_resolvers()

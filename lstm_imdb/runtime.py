@@ -7,6 +7,9 @@ import json
 import logging
 import platform
 import subprocess
+import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import lightning as L
@@ -55,6 +58,17 @@ def resolve_ckpt_path(ckpt_path: str | None, log_dir: str | Path, task_name: str
     return str(ckpt_path)
 
 
+def seconds_since_process_start() -> float:
+    """Seconds since this process started (the interpreter's start-up and imports included); NaN where
+    the OS does not say."""
+    try:
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
+    except Exception:  # psutil missing or the OS refuses: the figure is informative only
+        return float("nan")
+
+
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -74,6 +88,8 @@ def environment() -> dict:
     return {
         "lstm_imdb": lstm_imdb.__version__,
         "git_commit": git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "argv": sys.argv[1:],
         "python": platform.python_version(),
         "torch": torch.__version__,
         "lightning": lightning.__version__,
@@ -120,6 +136,7 @@ _NOT_HPARAMS = {
     "sync_batchnorm",
     "use_distributed_sampler",
     "scheduler_monitor",
+    "profiler",
 }
 
 

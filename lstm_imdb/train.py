@@ -34,6 +34,7 @@ from lstm_imdb.runtime import (
     log_hyperparameters,
     print_config_tree,
     resolve_ckpt_path,
+    seconds_since_process_start,
     tensorboard_writer,
     write_json,
 )
@@ -58,28 +59,40 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     history = next((c for c in callbacks if isinstance(c, MetricHistory)), None)
 
-    env = {**environment(), "tags": list(cfg.get("tags") or [])}
+    env = {**environment(), "tags": list(cfg.get("tags") or []), "precision": str(trainer.precision)}
     write_json(out_dir / "environment.json", env)
     hparams = collect_hyperparameters(cfg, model, {"git_commit": env["git_commit"] or ""})
     log_hyperparameters(trainer, hparams)
 
+    since_process_start = seconds_since_process_start()
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     fit_s = time.perf_counter() - start
     write_json(out_dir / "environment.json", {**env, "data": datamodule.data_fingerprint})
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if history and history.epochs:
+        # a resumed run that had already reached max_epochs trains no epoch: its last epoch's figures
+        # (restored with the checkpoint) stand in for what this process did not log
+        metrics = {**{k: float(v) for k, v in history.epochs[-1].items() if "/" in k}, **metrics}
+        if history.epochs_this_run == 0 and not trainer.interrupted:
+            log.warning(
+                "The checkpoint had already trained %d epochs (trainer.max_epochs=%d): nothing left to train; "
+                "raise trainer.max_epochs to train more. Testing its best checkpoint.",
+                len(history.epochs),
+                trainer.max_epochs,
+            )
     epochs = trainer.current_epoch
     epoch_s = history.epoch_seconds() if history else float("nan")
     # start-up: data set-up, sanity check and, under DDP, launching and joining the other ranks
     to_first_batch_s = history.first_batch_at - start if history and history.first_batch_at else float("nan")
-    metrics.update(
-        {
-            "time/fit_s": fit_s,
-            "time/epoch_s": epoch_s,
-            "time/to_first_batch_s": to_first_batch_s,
-            "epochs": epochs,
-        }
-    )
+    times = {
+        "time/fit_s": fit_s,
+        "time/epoch_s": epoch_s,
+        "time/to_first_batch_s": to_first_batch_s,
+        # from the process's start: interpreter, imports, config, objects, data, sanity check
+        "time/process_to_first_batch_s": since_process_start + to_first_batch_s,
+    }
+    metrics.update({**times, "epochs": epochs})
     if trainer.interrupted:
         return metrics
 
@@ -89,6 +102,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if not best:
             log.warning("No best checkpoint was saved: testing the current weights")
+        test_start = time.perf_counter()
         for results in trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True):
             metrics.update({k: float(v) for k, v in results.items()})
         test_metrics = {k: v for k, v in metrics.items() if k.split("/")[0] in model.test_predictions}
@@ -96,13 +110,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
             deduplicated_metrics(model.test_predictions, datamodule.seen_in_train, model.test_rows)
         )
         metrics.update(test_metrics)
+        times["time/test_s"] = metrics["time/test_s"] = time.perf_counter() - test_start
         extra = {
             "val/acc_best": metrics.get("val/acc_best"),  # the figure that chose the tested checkpoint
             "best_checkpoint": best,
             "epochs": epochs,
-            "time/fit_s": fit_s,
-            "time/epoch_s": epoch_s,
-            "time/to_first_batch_s": to_first_batch_s,
+            **times,
             "data": datamodule.data_fingerprint,
         }
         write_report(

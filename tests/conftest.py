@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
 from pathlib import Path
 
 import pytest
+
+# What makes a test end-to-end (an entry point in a subprocess, a training run, a notebook): marked `e2e`
+# automatically, so that `make test-fast` (-m "not e2e and not network") keeps the unit tests only.
+E2E_SIGNS = ("run_module(", "subprocess.", "Popen(", "start_run(", "Process(", ".fit(", "Trainer(", "nbclient")
+E2E_FIXTURES = {"trained"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        try:
+            source = inspect.getsource(item.function)
+        except (OSError, TypeError):
+            source = ""
+        if any(sign in source for sign in E2E_SIGNS) or E2E_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.e2e)
+
 
 POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant", "moving", "excellent", "delightful"]
 NEGATIVE = ["awful", "boring", "terrible", "hated", "dull", "worst", "waste", "clumsy"]

@@ -179,3 +179,18 @@ def test_word_dropout_replaces_real_tokens_by_unknown_only_while_training():
     changed = dropped != ids
     assert (dropped[changed] == 1).all() and 0.4 < changed[:, 10:].float().mean() < 0.6
     assert torch.equal(word_dropout(ids, 0.5, training=False, unk_id=1, pad_id=0), ids)
+
+
+def test_fast_precision_is_bf16_only_where_the_chip_computes_it(monkeypatch):
+    from lstm_imdb.precision import fast_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert fast_precision() == "32-true"  # emulated bf16 is slower than fp32
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert fast_precision() == "bf16-mixed"
+    assert fast_precision("cpu") == "bf16-mixed"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert fast_precision("auto") == "32-true"  # a GPU without bf16
+    assert fast_precision("cpu") == "bf16-mixed"  # trainer=cpu on that machine: the CPU decides

@@ -113,6 +113,22 @@ def test_killed_run_resumes_to_the_same_result(reference, acl_dir, tmp_path):
     assert got["test/acc"] == want["test/acc"]
 
 
+def test_resuming_a_finished_run_says_so_and_tests_its_best_checkpoint(reference, acl_dir, tmp_path):
+    """`ckpt_path=` a run that already reached max_epochs: nothing to train, no crash; its best is tested."""
+    again = tmp_path / "logs" / "train" / "runs" / "again"
+    proc = run_module(
+        "lstm_imdb.train",
+        *tiny_train_overrides(acl_dir, again),
+        *STEADY,
+        f"ckpt_path={reference / 'checkpoints' / 'last.ckpt'}",
+        root=tmp_path,
+    )
+    assert "nothing left to train; raise trainer.max_epochs" in proc.stdout + proc.stderr
+    got = json.loads((again / "test_metrics.json").read_text())
+    want = json.loads((reference / "test_metrics.json").read_text())
+    assert got["test/acc"] == want["test/acc"] and got["val/acc_best"] == want["val/acc_best"]
+
+
 @pytest.mark.parametrize(("sig", "what"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")])
 def test_signals_stop_cleanly_after_saving(acl_dir, tmp_path, sig, what):
     run_dir = tmp_path / "logs" / "train" / "runs" / "stopped"

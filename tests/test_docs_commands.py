@@ -1,0 +1,220 @@
+"""Every command the README and docs/ show runs as typed, in a POSIX shell, on tiny data.
+
+Commands in ```bash blocks are run one by one, in the order of the documents, in a throw-away project root
+(`LSTM_IMDB_ROOT`) that holds one tiny trained run and one tiny sweep for the placeholders (`<run>`,
+`<sweep>`, `PATH`) to point to; overrides that make them small (tiny data, one epoch, two Optuna trials) are
+appended, so the command's own keys and values are what is tested. SLURM commands are composed
+(`--cfg job`) instead of submitted; `make` targets are dry-run (`make -n`). Commands quoted inline
+(`python -m lstm_imdb....`) are composed with Hydra: a renamed key or experiment fails here too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from helpers import run_module, tiny_train_overrides
+from hydra import compose, initialize_config_dir
+
+from lstm_imdb.paths import CONFIG_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+MAKE_RUNS = {"train", "test"}  # what CI itself runs (make test) or a whole tutorial run (make train)
+
+REVIEWS = [
+    'A wonderful, moving film. I didn\'t expect "that"!',
+    "Worst film ever; boring, dull, a waste (of time) = avoid.",
+    "It's great, really: superb acting, loved it.",
+]
+
+
+def strip_comment(line: str) -> str:
+    """The line without a trailing `# comment` (a # outside quotes, after white space)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+            elif ch == "\\" and quote == '"':
+                continue
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line.rstrip()
+
+
+def block_commands(text: str) -> list[str]:
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        commands += [c for c in (strip_comment(line).strip() for line in joined.splitlines()) if c]
+    return commands
+
+
+def inline_commands(text: str) -> list[str]:
+    return re.findall(r"`(python -m lstm_imdb\.(?:train|evaluate|baseline)[^`]*)`", text)
+
+
+def documented() -> list[tuple[str, str]]:
+    return [(doc.name, cmd) for doc in DOCS for cmd in block_commands(doc.read_text())]
+
+
+def test_the_docs_show_commands_to_run():
+    commands = [c for _, c in documented()]
+    assert any(c.startswith("python -m lstm_imdb.train") for c in commands)
+    assert any("lstm_imdb.predict" in c and "text=" in c for c in commands)
+    assert strip_comment('python -m x text="a # b" # c') == 'python -m x text="a # b"'
+
+
+def tiny(command: str, acl_dir: Path) -> str:
+    """The command with its placeholders filled and overrides appended that make it small."""
+    best = "logs/train/runs/tiny/checkpoints/best.ckpt"
+    swaps = {
+        "logs/train/runs/<run>/checkpoints/best.ckpt": best,
+        "logs/train/runs/<run>/checkpoints/last.ckpt": "logs/train/runs/tiny/checkpoints/last.ckpt",
+        "logs/train/runs/<run>": "logs/train/runs/tiny",
+        "<run or sweep folder>": "logs/train/multiruns/tiny_sweep",
+        "logs/train/multiruns/<sweep>": "logs/train/multiruns/tiny_sweep",
+        "logs/train/multiruns/<timestamp>": "logs/train/multiruns/tiny_sweep",
+        "ckpt_path=PATH": f"ckpt_path={best}",
+        "a.ckpt": best,
+        "b.ckpt": "logs/train/runs/tiny/checkpoints/last.ckpt",
+    }
+    for old, new in swaps.items():
+        command = command.replace(old, new)
+    assert "<" not in command.replace("<<", ""), f"a placeholder the test does not fill: {command}"
+    data = [f"data.source=acl data.acl_dir={acl_dir}"]
+    if "lstm_imdb.train" in command:
+        extra = tiny_train_overrides(acl_dir, Path("unused"))[:-1] + ["trainer.max_epochs=1"]
+        if "hparams_search=optuna" in command:
+            extra.append("hydra.sweeper.n_trials=2")
+        if "hydra/launcher=slurm " in command + " ":  # composed, not submitted (--cfg excludes -m)
+            command = command.replace("lstm_imdb.train -m ", "lstm_imdb.train ")
+            extra.append("--cfg job")
+        return f"{command} {' '.join(extra)}"
+    if "lstm_imdb.evaluate" in command or "lstm_imdb.baseline" in command:
+        return f"{command} {' '.join(data)}"
+    return command
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, acl_dir):
+    """A throw-away project root with one tiny run, one tiny sweep, review files and the docs."""
+    root = tmp_path_factory.mktemp("docs_project")
+    run_module("lstm_imdb.train", *tiny_train_overrides(acl_dir, root / "logs/train/runs/tiny"), root=root)
+    sweep = root / "logs/train/multiruns/tiny_sweep"
+    overrides = tiny_train_overrides(acl_dir, root / "unused")[:-1]
+    run_module(
+        "lstm_imdb.train",
+        "-m",
+        *overrides,
+        "seed=1,2",
+        "trainer.max_epochs=1",
+        f"hydra.sweep.dir={sweep}",
+        root=root,
+    )
+    (root / "reviews.txt").write_text("\n".join(REVIEWS) + "\n")
+    (root / "reviews.jsonl").write_text(
+        "".join(f'{{"id": {i}, "text": {r!r}}}\n'.replace("'", '"') for i, r in enumerate(REVIEWS[:1]))
+    )
+    import csv
+
+    with open(root / "reviews.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text"])
+        writer.writerows(enumerate(REVIEWS))
+    shutil.copy(ROOT / "README.md", root / "README.md")
+    shutil.copytree(ROOT / "docs", root / "docs")
+    return root
+
+
+def run_shell(command: str, root: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "LSTM_IMDB_ROOT": str(root),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "PYTHONPATH": str(Path(__file__).parent),
+    }
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def run_document(doc: str, commands: list[str], root: Path, acl_dir: Path) -> list[str]:
+    """Run one document's commands in order (later ones may use what earlier ones made); the failures."""
+    failures = []
+    for command in commands:
+        if command.startswith("make "):
+            if command.split()[1] in MAKE_RUNS:
+                continue  # `make test` is this suite; `make train` is the tutorial run that CI's clone checks
+            argv = ["make", "-n", *shlex.split(command)[1:]]
+            proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+        else:
+            proc = run_shell(tiny(command, acl_dir), root)
+        if proc.returncode != 0:
+            failures.append(f"{doc}: {command}\n{proc.stdout[-1500:]}\n{proc.stderr[-2500:]}")
+    return failures
+
+
+def run_documents(docs: dict[str, list[str]], root: Path, acl_dir: Path) -> list[str]:
+    return [
+        failure for doc, commands in docs.items() for failure in run_document(doc, commands, root, acl_dir)
+    ]
+
+
+@pytest.mark.e2e
+def test_every_documented_command_runs_as_typed(project, acl_dir):
+    by_doc: dict[str, list[str]] = {}
+    for doc, command in documented():
+        by_doc.setdefault(doc, []).append(command)
+    # the README in one worker, the other documents in another (2 cores); each document's commands in order
+    groups = [{"README.md": by_doc.pop("README.md", [])}, by_doc]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(run_documents, group, project, acl_dir) for group in groups]
+        failures = [failure for job in jobs for failure in job.result()]
+    assert not failures, "\n\n".join(failures)
+
+
+def first_choice(arg: str) -> str:
+    key, _, value = arg.partition("=")
+    if "," in value and not value.startswith(("[", "'", '"')):
+        return f"{key}={value.split(',')[0]}"
+    return arg
+
+
+def test_every_inline_command_composes():
+    """Inline commands (tables of results, prose) are not run, but their configs must compose."""
+    checked = 0
+    for doc in DOCS:
+        for command in inline_commands(doc.read_text()):
+            words = shlex.split(command)
+            module, args = words[2].rsplit(".", 1)[1], [w for w in words[3:] if w != "-m"]
+            args = [
+                a.replace("PATH", "x.ckpt").replace("<run>", "r") for a in args if not a.startswith("hydra")
+            ]
+            args = [first_choice(a) for a in args]  # a sweep: its first combination
+            name = {"train": "train", "evaluate": "evaluate", "baseline": "baseline"}[module]
+            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+                try:
+                    compose(config_name=name, overrides=args)
+                except Exception as err:  # noqa: BLE001 - report which command broke
+                    pytest.fail(f"{doc.name}: `{command}` does not compose: {err}")
+            checked += 1
+    assert checked > 5
