@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from lstm_imdb.data import load_imdb
 from lstm_imdb.data.split import rows_seen_in, validation_split
 from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.report import deduplicated_metrics, split_metrics, summary_lines, write_report
+from lstm_imdb.report import finish_run, split_metrics
 from lstm_imdb.runtime import environment, write_json
 
 log = logging.getLogger(__name__)
@@ -99,13 +99,17 @@ def run(cfg: DictConfig) -> dict[str, float]:
             y = np.asarray(ds[name]["label"])
             predictions[name] = (probs, y)
             metrics.update(split_metrics(name, probs, y))
-    if "test" in predictions:
-        metrics.update(deduplicated_metrics(predictions, {"test": rows_seen_in(ds["test"]["text"], texts)}))
-    out_dir = Path(cfg.paths.output_dir)
-    write_report(
-        out_dir,
-        {k: v for k, v in metrics.items() if not k.startswith("val")},
+    seen = {"test": rows_seen_in(ds["test"]["text"], texts)} if "test" in predictions else {}
+    write_json(Path(cfg.paths.output_dir) / "environment.json", environment())
+    log.info(
+        "C=%g (by validation accuracy), %d features, refit on all train in %.1f s", best_C, n_features, fit_s
+    )
+    metrics = finish_run(
+        Path(cfg.paths.output_dir),
+        metrics,
         predictions,
+        seen,
+        reported=tuple(predictions),  # the validation figure is in val_acc_by_C
         extra={
             "C": best_C,
             "val_acc_by_C": {str(k): v for k, v in scores.items()},
@@ -113,12 +117,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
             "time/fit_s": fit_s,
         },
     )
-    write_json(out_dir / "environment.json", environment())
-    log.info(
-        "C=%g (by validation accuracy), %d features, refit on all train in %.1f s", best_C, n_features, fit_s
-    )
-    for line in summary_lines(metrics):
-        log.info(line)
     return metrics
 
 

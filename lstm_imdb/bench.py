@@ -27,13 +27,14 @@ import time
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader
 
 from lstm_imdb.data import IMDBDataModule, load_imdb
-from lstm_imdb.data.batching import PadCollate
+from lstm_imdb.data.batching import PadCollate, length_sorted_batches
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID, encode, fit_tokenizer
 from lstm_imdb.flops import epoch_flops, rnn_flops_per_step
 from lstm_imdb.models import SentimentClassifier
@@ -325,9 +326,12 @@ def bench_eval(args, dm: IMDBDataModule) -> list[dict]:
         )
         for mode, bucket in modes:
             collate = PadCollate(length, "left", "left", pad_to_longest=bucket)
-            order = sorted(range(n), key=lambda i: -len(split.ids(i))) if bucket else list(range(n))
             bs = args.eval_batch_size
-            batches = [collate([(split.ids(i), 0) for i in order[s : s + bs]]) for s in range(0, n, bs)]
+            if bucket:  # as evaluate and predict batch
+                groups = length_sorted_batches(np.minimum(split.lengths[:n], length), bs)
+            else:
+                groups = [range(s, min(s + bs, n)) for s in range(0, n, bs)]
+            batches = [collate([(split.ids(i), 0) for i in group]) for group in groups]
             for precision in precisions:
                 secs = []
                 for _ in range(args.repeats):

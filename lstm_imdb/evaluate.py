@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from lstm_imdb.checkpoint import CheckpointError, load_checkpoint, load_ensemble
 from lstm_imdb.data.datamodule import IMDBDataModule
 from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.report import deduplicated_metrics, summary_lines, write_report
+from lstm_imdb.report import finish_run
 from lstm_imdb.runtime import instantiate_group, tensorboard_writer
 
 log = logging.getLogger(__name__)
@@ -33,35 +33,24 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     paths = list(cfg.ckpt_path) if OmegaConf.is_list(cfg.ckpt_path) else [cfg.ckpt_path]
     loaded = load_ensemble(paths) if len(paths) > 1 else load_checkpoint(paths[0])
     overrides = {k: v for k, v in cfg.data.items() if v is not None}
-    datamodule = IMDBDataModule(**{**loaded.data_hparams, **overrides})
+    # the data encoded with the checkpoint's vocabulary, as the model expects, whatever the data
+    datamodule = IMDBDataModule(**{**loaded.data_hparams, **overrides}, tokenizer=loaded.tokenizer)
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
-    datamodule.setup("test")
-    if datamodule.tokenizer.to_str() != loaded.tokenizer.to_str():
-        # the data differ from training: encode with the checkpoint's vocabulary, as the model expects
-        log.warning("The data's vocabulary differs from the checkpoint's; re-encoding with the checkpoint's")
-        datamodule.use_tokenizer(loaded.tokenizer)
     metrics = {}
     for results in trainer.validate(loaded.model, datamodule=datamodule):
         metrics.update({k: float(v) for k, v in results.items() if k != "val/acc_best"})
     for results in trainer.test(loaded.model, datamodule=datamodule):
         metrics.update({k: float(v) for k, v in results.items()})
-    metrics.update(
-        deduplicated_metrics(loaded.model.test_predictions, datamodule.seen_in_train, loaded.model.test_rows)
-    )
-    out_dir = Path(cfg.paths.output_dir)
-    write_report(
-        out_dir,
+    return finish_run(
+        Path(cfg.paths.output_dir),
         metrics,
         loaded.model.test_predictions,
-        None,
-        tensorboard_writer(loggers),
+        datamodule.seen_in_train,
+        rows=loaded.model.test_rows,
+        tb_writer=tensorboard_writer(loggers),
         extra={"checkpoints": [str(p) for p in paths]},
     )
-    log.info("Report: %s", out_dir)
-    for line in summary_lines(metrics):
-        log.info(line)
-    return metrics
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="evaluate")

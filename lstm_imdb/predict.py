@@ -36,7 +36,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from lstm_imdb.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint, load_ensemble
-from lstm_imdb.data.batching import PadCollate
+from lstm_imdb.data.batching import PadCollate, length_sorted_batches
 from lstm_imdb.data.tokenizer import encode
 from lstm_imdb.decision import LABELS, predicted_labels
 from lstm_imdb.paths import CONFIG_DIR
@@ -77,10 +77,9 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_ids(self, ids: list[list[int]]) -> np.ndarray:
-        order = np.argsort([-min(len(i), self.collate.sequence_length) for i in ids], kind="stable")
+        lengths = [min(len(i), self.collate.sequence_length) for i in ids]
         probs = np.empty(len(ids), dtype=np.float32)
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s : s + self.batch_size]
+        for idx in length_sorted_batches(lengths, self.batch_size):
             batch = self.collate([(np.asarray(ids[i], dtype=np.int64), 0) for i in idx])
             probs[idx] = torch.sigmoid(self.model(batch["input_ids"]).float()).numpy()
         return probs

@@ -149,6 +149,40 @@ def write_report(
     return out_dir / "test_metrics.json"
 
 
+def finish_run(
+    out_dir: str | Path,
+    metrics: dict[str, float],
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]],
+    seen_in_train: dict[str, np.ndarray],
+    *,
+    rows: dict[str, np.ndarray] | None = None,
+    reported: tuple[str, ...] | None = None,
+    history: list[dict] | None = None,
+    tb_writer=None,
+    extra: dict | None = None,
+) -> dict[str, float]:
+    """The end that train, evaluate and the baseline share: the metrics again without the test reviews
+    that also occur in train, the report (test_metrics.json with `extra`, figures), and a summary in the
+    log. `reported`: the splits whose metrics go into the report (default: all). Returns the metrics with
+    the deduplicated ones added."""
+    metrics = {**metrics, **deduplicated_metrics(predictions, seen_in_train, rows)}
+    shown = {
+        k: v
+        for k, v in metrics.items()
+        if reported is None or k.split("/")[0].removesuffix(DEDUP_SUFFIX) in reported
+    }
+    write_report(out_dir, shown, predictions, history, tb_writer, extra=extra)
+    _log_summary(out_dir, metrics)
+    return metrics
+
+
+@rank_zero_only
+def _log_summary(out_dir: str | Path, metrics: dict[str, float]) -> None:
+    log.info("Report: %s", out_dir)
+    for line in summary_lines(metrics):
+        log.info(line)
+
+
 def summary_lines(metrics: dict[str, float]) -> list[str]:
     """A short human summary: one line per split with acc / F1 / AUROC / loss."""
     lines = []

@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from lstm_imdb.callbacks import MetricHistory
 from lstm_imdb.checkpoint import CheckpointError
 from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.report import deduplicated_metrics, summary_lines, write_report
+from lstm_imdb.report import finish_run
 from lstm_imdb.runtime import (
     collect_hyperparameters,
     environment,
@@ -105,11 +105,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         test_start = time.perf_counter()
         for results in trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True):
             metrics.update({k: float(v) for k, v in results.items()})
-        test_metrics = {k: v for k, v in metrics.items() if k.split("/")[0] in model.test_predictions}
-        test_metrics.update(
-            deduplicated_metrics(model.test_predictions, datamodule.seen_in_train, model.test_rows)
-        )
-        metrics.update(test_metrics)
+        seen_in_train = datamodule.seen_in_train  # part of the test phase: found when first asked for
         times["time/test_s"] = metrics["time/test_s"] = time.perf_counter() - test_start
         extra = {
             "val/acc_best": metrics.get("val/acc_best"),  # the figure that chose the tested checkpoint
@@ -118,9 +114,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
             **times,
             "data": datamodule.data_fingerprint,
         }
-        write_report(
-            out_dir, test_metrics, model.test_predictions, rows, tensorboard_writer(loggers), extra=extra
+        tested = {k: v for k, v in metrics.items() if k.split("/")[0] in model.test_predictions}
+        test_metrics = finish_run(
+            out_dir,
+            tested,
+            model.test_predictions,
+            seen_in_train,
+            rows=model.test_rows,
+            history=rows,
+            tb_writer=tensorboard_writer(loggers),
+            extra=extra,
         )
+        metrics.update(test_metrics)
         # final metrics next to the hparams (TensorBoard's HPARAMS tab), as hp/<metric>
         # val/acc_best (what chose the checkpoint) and test/acc first: the columns HPARAMS shows first
         first = ("val/acc_best", "test/acc")
@@ -130,8 +135,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log_hyperparameters(trainer, hparams, final)
     if trainer.is_global_zero:
         log.info("Run folder: %s", out_dir)
-        for line in summary_lines(metrics):
-            log.info(line)
         log.info("Fit took %.1f s over %d epochs (%.1f s/epoch)", fit_s, epochs, epoch_s)
     return metrics
 

@@ -11,7 +11,16 @@ import pytest
 
 # What makes a test end-to-end (an entry point in a subprocess, a training run, a notebook): marked `e2e`
 # automatically, so that `make test-fast` (-m "not e2e and not network") keeps the unit tests only.
-E2E_SIGNS = ("run_module(", "subprocess.", "Popen(", "start_run(", "Process(", ".fit(", "Trainer(", "nbclient")
+E2E_SIGNS = (
+    "run_module(",
+    "subprocess.",
+    "Popen(",
+    "start_run(",
+    "Process(",
+    ".fit(",
+    "Trainer(",
+    "nbclient",
+)
 E2E_FIXTURES = {"trained"}
 
 

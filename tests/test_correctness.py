@@ -199,5 +199,5 @@ def test_datamodule_marks_test_reviews_that_occur_in_train(acl_dir, tmp_path):
     dm.setup()
     seen = dm.seen_in_train["test"]
     assert len(seen) == len(dm.splits["test"]) == 201
-    texts = dm._raw()[0]["test"]["text"]
+    texts = dm.dataset["test"]["text"]
     assert copied in [t for t, s in zip(texts, seen, strict=True) if s]

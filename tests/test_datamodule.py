@@ -70,7 +70,7 @@ def test_vocabulary_is_fitted_on_the_training_part_only(acl_dir, data_dir):
 
     dm = make_dm(acl_dir, data_dir)
     dm.setup()
-    texts = dm._raw()[0]["train"]["text"]
+    texts = dm.dataset["train"]["text"]
     train_rows, val_rows = dm.train_val_rows(len(texts))
     assert dm.tokenizer.get_vocab() == fit_tokenizer([texts[i] for i in train_rows], 50).get_vocab()
 
@@ -136,7 +136,36 @@ def test_data_fingerprint_is_recorded_even_for_an_older_cache(acl_dir, data_dir)
     fresh = make_dm(acl_dir, data_dir)
     fresh.setup()
     assert {k: fresh.data_fingerprint[k] for k in want} == want
-    texts = [t for t in fresh._raw()[0]["test"]["text"]]
-    labels = list(fresh._raw()[0]["test"]["label"])
+    texts = [t for t in fresh.dataset["test"]["text"]]
+    labels = list(fresh.dataset["test"]["label"])
     assert want["test"] == sources.split_fingerprint(texts, labels)
     assert "fingerprints" in json.loads((folder / "manifest.json").read_text())
+
+
+def test_a_given_tokenizer_encodes_every_split_and_reuses_the_fitted_cache_when_it_is_the_same(
+    acl_dir, data_dir
+):
+    """Evaluating a checkpoint: its vocabulary encodes the data, not one fitted again on them."""
+    from lstm_imdb.data.tokenizer import encode, fit_tokenizer
+
+    fitted = make_dm(acl_dir, data_dir)
+    fitted.setup()
+
+    def caches():
+        return {p.name for p in (data_dir / "tokens").iterdir() if not p.name.startswith(".")}
+
+    folders = caches()
+    same = make_dm(acl_dir, data_dir, tokenizer=fitted.tokenizer.to_str())
+    same.setup()
+    assert caches() == folders  # the fitted cache, not a new one
+    assert _rows(same.splits["test"]) == _rows(fitted.splits["test"])
+
+    other = fit_tokenizer(["great film", "awful movie", "the plot"], 6)  # another checkpoint's vocabulary
+    dm = make_dm(acl_dir, data_dir, tokenizer=other)
+    dm.setup()
+    assert dm.tokenizer.to_str() == other.to_str()
+    texts = dm.dataset["test"]["text"]
+    assert [list(dm.splits["test"].ids(i)) for i in range(len(texts))] == encode(other, texts)
+    assert max(int(dm.splits["train"].values.max()), int(dm.splits["val"].values.max())) < 6
+    assert len(caches()) == len(folders) + 1 and any(n.split("-")[-1].startswith("tok") for n in caches())
+    assert "tokenizer" not in dm.hparams  # it travels in the checkpoint's state, not its hyperparameters

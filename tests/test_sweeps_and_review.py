@@ -178,7 +178,7 @@ def test_slurm_launcher_settings_run_two_jobs_through_submitit_locally(acl_dir, 
 
 def test_optuna_workers_share_one_study_in_sqlite_without_losing_or_repeating_trials(acl_dir, tmp_path):
     """Two workers at once on one study (as on a cluster: each worker a job), each with its own sampler
-    seed; the study is created once first, as the README says."""
+    seed; the study is created once first, as docs/usage.md says."""
     import subprocess
     import sys
 

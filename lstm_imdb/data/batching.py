@@ -75,6 +75,18 @@ class PadCollate:
         return batch
 
 
+def longest_first(lengths) -> np.ndarray:
+    """Review indices, longest first (stable): evaluation, prediction and the bench batch reviews in this
+    order, so that each batch is padded to little more than its own reviews."""
+    return np.argsort(-np.asarray(lengths), kind="stable")
+
+
+def length_sorted_batches(lengths, batch_size: int) -> list[np.ndarray]:
+    """Batches of review indices of similar length, longest first (for evaluation and prediction)."""
+    order = longest_first(lengths)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches of reviews of similar length.
 
@@ -130,8 +142,7 @@ class BucketBatchSampler(Sampler[list[int]]):
     def _batches(self) -> list[np.ndarray]:
         n, bs = len(self.lengths), self.batch_size
         if not self.shuffle:
-            order = np.argsort(-self.lengths, kind="stable")
-            return [order[i : i + bs] for i in range(0, n, bs)]
+            return length_sorted_batches(self.lengths, bs)
         rng = np.random.default_rng((self.seed, self.epoch))
         perm = rng.permutation(n)
         pool = bs * self.pool_batches
@@ -147,7 +158,7 @@ class BucketBatchSampler(Sampler[list[int]]):
     def _my_batches(self) -> list[np.ndarray]:
         replicas, rank = self.replicas_and_rank
         if replicas > 1 and not self.shuffle:
-            mine = np.argsort(-self.lengths, kind="stable")[rank::replicas]
+            mine = longest_first(self.lengths)[rank::replicas]
             return [mine[i : i + self.batch_size] for i in range(0, len(mine), self.batch_size)]
         batches = self._batches()
         if replicas == 1:

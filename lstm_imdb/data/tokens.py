@@ -69,15 +69,20 @@ def token_cache_dir(data_dir: Path, dataset_key: str, num_words: int, fitted_on:
 
 
 def build_token_cache(
-    raw: DatasetDict, num_words: int, folder: Path, fit_rows: np.ndarray
+    raw: DatasetDict,
+    num_words: int,
+    folder: Path,
+    fit_rows: np.ndarray | None,
+    tokenizer: Tokenizer | None = None,
 ) -> tuple[Tokenizer, DatasetDict]:
     """Fit the vocabulary on the train split's `fit_rows` only (the training part: never the validation
-    or test reviews), encode every split, and cache both (atomically)."""
+    or test reviews), or take `tokenizer` as it is (a checkpoint's), encode every split, and cache both
+    (atomically)."""
 
     def build(tmp: Path) -> dict:
         start = time.perf_counter()
         texts = raw["train"]["text"]
-        tok = fit_tokenizer([texts[i] for i in fit_rows], num_words)
+        tok = tokenizer or fit_tokenizer([texts[i] for i in fit_rows], num_words)
         fit_s = time.perf_counter() - start
         out, n = {}, 0
         start = time.perf_counter()
@@ -100,5 +105,5 @@ def build_token_cache(
     def load(f: Path) -> tuple[Tokenizer, DatasetDict]:
         return Tokenizer.from_file(str(f / "tokenizer.json")), load_from_disk(str(f / "ids"))
 
-    meta = {"num_words": num_words, "fit_rows": len(fit_rows)}
+    meta = {"num_words": num_words, "fit_rows": None if fit_rows is None else len(fit_rows)}
     return load_or_build(folder, load, build, meta=meta, what="token cache")
