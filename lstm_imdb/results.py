@@ -111,7 +111,13 @@ class Row:
         commits = sorted({(e.get("git_commit") or "?")[:7] for e in envs})
         dates = sorted({(e.get("date") or "?")[:10] for e in envs})
         machines = sorted({machine(e) for e in envs})
-        return {"commit": ", ".join(commits), "date": ", ".join(dates), "machine": "; ".join(machines)}
+        precisions = sorted({e.get("precision") or "-" for e in envs})
+        return {
+            "commit": ", ".join(commits),
+            "date": ", ".join(dates),
+            "machine": "; ".join(machines),
+            "precision": ", ".join(precisions),
+        }
 
 
 def machine(env: dict) -> str:
@@ -121,8 +127,7 @@ def machine(env: dict) -> str:
     where = env.get("cpu") or "CPU"
     if env.get("cuda"):
         where = f"{env.get('device')} (CUDA {env['cuda']}), {where}"
-    precision = f", {env['precision']}" if env.get("precision") else ""
-    return f"{where}, {threads} threads{precision}"
+    return f"{where}, {threads} threads"
 
 
 def load_spec(path: Path | None = None) -> dict:
@@ -156,7 +161,7 @@ def keras_row(spec: dict, bench: dict | None) -> Row | None:
         "test/acc": k["test_acc"],
         "time/epoch_s": statistics.mean(k["epoch_s"]),
     }
-    env = {**bench.get("environment", {}), "precision": f"fp32, {k['versions']}"}
+    env = {**bench.get("environment", {}), "precision": f"float32 ({k['versions']})"}
     return Row("keras", spec["bench"]["title"], spec["bench"]["command"], [Run(Path("."), metrics, env, 42)])
 
 
@@ -167,13 +172,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def summary_table(rows: list[Row], metric_names: list[str], with_provenance: bool = True) -> str:
-    header = ["result", "seeds", *metric_names] + (["commit", "date", "machine"] if with_provenance else [])
+    provenance = ["precision", "commit", "date", "machine"]
+    header = ["result", "seeds", *metric_names] + (provenance if with_provenance else [])
     body = []
     for row in rows:
         cells = [row.title, row.seeds(), *(row.cell(METRICS[m]) for m in metric_names)]
         if with_provenance:
             prov = row.provenance()
-            cells += [prov["commit"], prov["date"], prov["machine"]]
+            cells += [prov[k] for k in provenance]
         body.append(cells)
     return _table(header, body)
 
@@ -238,9 +244,17 @@ def headline_markdown(spec: dict, rows: dict[str, Row], keras: Row | None) -> st
     machines = sorted({r.provenance()["machine"] for r in shown})
     return (
         summary_table(shown, HEADLINE_METRICS, with_provenance=False)
-        + f"\n\nFrom the run records of commits {', '.join(commits)} on {'; '.join(machines)}; commands, "
-        "every metric and every run in [docs/results.md](docs/results.md)."
+        + f"\n\nFrom the run records of commit{'s' if len(commits) > 1 else ''} {', '.join(commits)} on "
+        f"{'; '.join(machines)}; the commands, every metric, the precision and every run in "
+        "[docs/results.md](docs/results.md)."
     )
+
+
+def as_typed(command: str) -> str:
+    """The bench's train command as a user types it: without the data location and source the bench
+    passes on, and without `trainer.max_epochs=5`, the experiment's own."""
+    dropped = ("paths.data_dir=", "data.source=", "data.num_words=5000", "trainer.max_epochs=5")
+    return " ".join(w for w in command.split() if not w.startswith(dropped))
 
 
 def performance_markdown(spec: dict, bench: dict) -> tuple[str, str]:
@@ -251,6 +265,8 @@ def performance_markdown(spec: dict, bench: dict) -> tuple[str, str]:
         + (f"{env.get('date', '?')}")
     )
     real, keras, lines = bench.get("real_path"), bench.get("keras"), []
+    if real:
+        real = {**real, "command": as_typed(real["command"])}
     parts = [f"Measured by `{spec['bench']['command']}` on {where}.", ""]
     if real:
         ours_epoch = statistics.mean(real["epoch_s"])

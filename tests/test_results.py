@@ -89,7 +89,11 @@ def test_results_are_means_and_spreads_of_the_records_with_their_provenance(proj
     assert f"| tutorial replica | 1, 2, 3 | {mean + 0.01:.4f} ± {std:.4f} | {mean:.4f} ± {std:.4f} |" in md
     assert "| ensemble | 3 members | 0.9100 | 0.9000 |" in md  # ensemble: validation of its own
     assert "| TF-IDF | - | 0.8950 | 0.8800 |" in md  # baseline: the C chosen on validation
-    assert "abc1234" in md and "2026-11-25" in md and "AMD EPYC, 2 threads, bf16-mixed" in md
+    assert (
+        "abc1234" in md
+        and "2026-11-25" in md
+        and "| bf16-mixed | abc1234 | 2026-11-25 | AMD EPYC, 2 threads |" in md
+    )
     assert "## Not yet run" in md and "python -m lstm_imdb.train x=1" in md
     assert "10.0" in md and "12.0" in md  # each run's s/epoch in the per-run table
     readme = texts["README.md"]
