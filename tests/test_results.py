@@ -211,3 +211,25 @@ def test_the_projects_results_spec_names_real_commands():
     assert set(spec["headline"]) <= set(spec["rows"]) | {"keras"}
     for item in spec["rows"].values():
         assert item["command"].startswith("python -m lstm_imdb.")
+
+
+def test_a_fresh_clone_regenerates_the_same_docs_from_the_kept_records(project):
+    """docs/records.json keeps what the docs were made from: without the run folders (a fresh clone),
+    the same docs come out; a row rerun here replaces its kept runs."""
+    import shutil
+
+    root, _ = project
+    (root / "logs/results/bench.json").write_text(json.dumps(bench_record()))
+    first = results.generate(root, SPEC)
+    for path, text in first.items():
+        (root / path).write_text(text)
+    shutil.rmtree(root / "logs")
+    assert results.generate(root, SPEC) == first
+    write_run(
+        root / "logs/results/tfidf",
+        None,
+        {"test/acc": 0.5, "val_acc_by_C": {"1.0": 0.5}},
+        commit="0123456789",
+    )
+    again = results.generate(root, SPEC)["docs/results.md"]
+    assert "| TF-IDF | - | 0.5000 | 0.5000 |" in again and "| tutorial replica | 1, 2, 3 |" in again
