@@ -742,6 +742,8 @@ def main(argv: list[str] | None = None) -> dict:
         args.precision,
     ]
     args.passthrough += ["--acl-dir", args.acl_dir] if args.acl_dir else []
+    if args.keras_python and not os.access(args.keras_python, os.X_OK):  # before any work
+        p.error(f"--keras-python {args.keras_python}: not an executable Python (make bench-keras builds one)")
     if args.allocator_probe:
         print(json.dumps(allocator_probe(args)))
         return {}

@@ -476,6 +476,19 @@ def snapshot(rows: dict[str, Row], bench: dict | None) -> dict:
     }
 
 
+def read_records(path: Path) -> dict:
+    """The kept records ({} when there are none yet); unreadable ones are an error, not an empty table."""
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise ResultsError(
+            f"{path} is not valid JSON ({err}): restore it with `git checkout -- {RECORDS}`, or rerun the rows "
+            "with `python -m lstm_imdb.results --run all`"
+        ) from None
+
+
 def from_snapshot(
     rows: dict[str, Row], bench: dict | None, records: dict
 ) -> tuple[dict[str, Row], dict | None]:
@@ -492,7 +505,7 @@ def from_snapshot(
 def generate(root: Path, spec: dict | None = None) -> dict[str, str]:
     """The generated files' new texts, by path relative to root."""
     spec = spec or load_spec()
-    kept = _json(root / RECORDS)
+    kept = read_records(root / RECORDS)
     rows, bench = from_snapshot(collect(spec, root), read_bench(spec, root), kept)
     keras = keras_row(spec, bench)
     body = results_markdown(spec, rows, keras)

@@ -69,8 +69,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     # the first run of this process counts from its start (imports included); the later jobs of an
     # in-process sweep from their own start
-    since_process_start = seconds_since_process_start() if not _RUNS_IN_PROCESS else 0.0
-    since_process_start += time.perf_counter() - entered if _RUNS_IN_PROCESS else 0.0
+    if _RUNS_IN_PROCESS:
+        since_process_start = time.perf_counter() - entered
+    else:
+        since_process_start = seconds_since_process_start()
     _RUNS_IN_PROCESS.append(out_dir)
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)

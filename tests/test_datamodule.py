@@ -113,6 +113,7 @@ def test_vocabulary_travels_in_state_dict(acl_dir, data_dir):
         ({"source": "kaggle"}, "data.source"),
         ({"source": "acl", "acl_dir": "/no/such/folder"}, "data.acl_dir"),
         ({"source": "acl", "acl_dir": None}, "data.acl_dir"),
+        ({"bucket": "maybe"}, "data.bucket"),
     ],
 )
 def test_bad_options_fail_before_any_work(kwargs, key, tmp_path):

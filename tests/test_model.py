@@ -94,6 +94,7 @@ def test_keras_init():
         ({"hidden_size": -1}, "model.hidden_size"),
         ({"dropout": 1.0}, "model.dropout"),
         ({"pooling": "attention"}, "model.pooling"),
+        ({"bidirectional": "maybe"}, "model.bidirectional"),
         ({"cell": "rnn"}, "model.cell"),
         ({"embedding_dim": 0}, "model.embedding_dim"),
         ({"ngram_order": -1}, "model.ngram_order"),

@@ -233,3 +233,11 @@ def test_a_fresh_clone_regenerates_the_same_docs_from_the_kept_records(project):
     )
     again = results.generate(root, SPEC)["docs/results.md"]
     assert "| TF-IDF | - | 0.5000 | 0.5000 |" in again and "| tutorial replica | 1, 2, 3 |" in again
+
+
+def test_corrupt_kept_records_are_refused_with_the_way_out(project, monkeypatch):
+    root, _ = project
+    monkeypatch.setattr(results, "load_spec", lambda path=None: SPEC)
+    (root / "docs/records.json").write_text('{"rows": ')
+    with pytest.raises(SystemExit, match="records.json is not valid JSON.*git checkout -- docs/records.json"):
+        results.main(["--root", str(root)])

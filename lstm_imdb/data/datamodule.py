@@ -57,6 +57,9 @@ def validate_data_options(hp) -> None:
     ):
         if not isinstance(hp[key], int) or hp[key] < low:
             problems.append(f"data.{key}={hp[key]!r}: must be an integer >= {low}")
+    for key in ("bucket", "pin_memory"):
+        if not isinstance(hp[key], bool):
+            problems.append(f"data.{key}={hp[key]!r}: must be true or false")
     for key in ("padding_side", "truncation_side"):
         if hp[key] not in SIDES:
             problems.append(f"data.{key}={hp[key]!r}: must be one of {', '.join(SIDES)}")
@@ -125,10 +128,10 @@ class IMDBDataModule(L.LightningDataModule):
         fitted_on = f"val{hp.val_fraction:g}s{hp.val_seed}"  # the vocabulary never sees validation reviews
         fitted = token_cache_dir(self.data_dir, data.cache_key, hp.num_words, fitted_on)
         given = self.given_tokenizer
-        if given is None:
-            return build_token_cache(data.dataset, hp.num_words, fitted, fit_rows)
-        text = given.to_str()
-        if is_complete(fitted) and Tokenizer.from_file(str(fitted / "tokenizer.json")).to_str() == text:
+        text = given.to_str() if given is not None else None
+        if given is None or (
+            is_complete(fitted) and Tokenizer.from_file(str(fitted / "tokenizer.json")).to_str() == text
+        ):
             return build_token_cache(data.dataset, hp.num_words, fitted, fit_rows)
         log.info("Encoding the data with the given vocabulary (it differs from the one fitted on these data)")
         tag = "tok" + hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -41,6 +41,8 @@ def validate_encoder_options(hp: dict) -> None:
             problems.append(f"model.{key}={hp[key]!r}: must be in [0, 1)")
     if not isinstance(hp["ngram_scale"], (int, float)) or not hp["ngram_scale"] > 0:
         problems.append(f"model.ngram_scale={hp['ngram_scale']!r}: must be a number > 0")
+    if not isinstance(hp["bidirectional"], bool):
+        problems.append(f"model.bidirectional={hp['bidirectional']!r}: must be true or false")
     for key, allowed in (("cell", tuple(CELLS)), ("pooling", POOLINGS), ("init", INITS)):
         if hp[key] not in allowed:
             problems.append(f"model.{key}={hp[key]!r}: must be one of {', '.join(allowed)}")
