@@ -88,6 +88,7 @@ class Row:
     command: str
     runs: list[Run] = field(default_factory=list)
     ensemble: bool = False
+    table: str = ""  # rows with a table name are shown in a table of their own (e.g. the ablation)
 
     def values(self, key: str) -> list[float]:
         return [float(r.metrics[key]) for r in self.runs if r.metrics.get(key) is not None]
@@ -109,7 +110,10 @@ class Row:
 
     def provenance(self) -> dict[str, str]:
         envs = [r.env for r in self.runs]
-        commits = sorted({(e.get("git_commit") or "?")[:7] for e in envs})
+        # "+": the run's code had uncommitted changes on top of that commit
+        commits = sorted(
+            {(e.get("git_commit") or "?")[:7] + ("+" if e.get("git_dirty") else "") for e in envs}
+        )
         dates = sorted({(e.get("date") or "?")[:10] for e in envs})
         machines = sorted({machine(e) for e in envs})
         precisions = sorted({e.get("precision") or "-" for e in envs})
@@ -135,6 +139,16 @@ def load_spec(path: Path | None = None) -> dict:
     return yaml.safe_load((path or CONFIG_DIR / "results.yaml").read_text())
 
 
+def commands(item: dict) -> list[str]:
+    """A row's commands, in order (`command` is one, or a list: e.g. pretraining, then fine-tuning)."""
+    command = item["command"]
+    return list(command) if isinstance(command, list) else [command]
+
+
+def command_line(item: dict) -> str:
+    return " && ".join(commands(item))
+
+
 def collect(spec: dict, root: Path) -> dict[str, Row]:
     rows = {}
     for name, item in spec["rows"].items():
@@ -143,7 +157,9 @@ def collect(spec: dict, root: Path) -> dict[str, Row]:
         for run in runs:  # shown relative to the project
             if run.folder.is_relative_to(root):
                 run.folder = run.folder.relative_to(root)
-        rows[name] = Row(name, item["title"], item["command"], runs, bool(item.get("ensemble")))
+        rows[name] = Row(
+            name, item["title"], command_line(item), runs, bool(item.get("ensemble")), item.get("table", "")
+        )
     return rows
 
 
@@ -205,7 +221,7 @@ def runs_table(row: Row) -> str:
                 f("rotten_tomatoes/acc"),
                 str(m.get("epochs", "")),
                 f("time/epoch_s", 1),
-                (r.env.get("git_commit") or "?")[:7],
+                (r.env.get("git_commit") or "?")[:7] + ("+" if r.env.get("git_dirty") else ""),
                 r.env.get("date", "?"),
             ]
         )
@@ -224,11 +240,14 @@ def results_markdown(spec: dict, rows: dict[str, Row], keras: Row | None) -> str
         "validation. Runs repeat exactly on one machine, not across machines: judge your own run against the "
         "spread.",
         "",
-        summary_table(shown, list(METRICS)),
-        "",
-        "## Commands",
+        summary_table([r for r in shown if not r.table], list(METRICS)),
         "",
     ]
+    for table in dict.fromkeys(r.table for r in shown if r.table):
+        intro = spec.get("tables", {}).get(table, "")
+        parts += [f"## {table.capitalize()}", "", *([intro, ""] if intro else [])]
+        parts += [summary_table([r for r in shown if r.table == table], list(METRICS)), ""]
+    parts += ["## Commands", ""]
     parts += [f"- {row.title}: `{row.command}`" for row in shown]
     for row in rows.values():
         if row.runs and not row.ensemble:
@@ -451,7 +470,18 @@ def replace_block(text: str, name: str, body: str) -> str:
 
 
 RECORDS = "docs/records.json"
-ENV_KEPT = ("git_commit", "date", "argv", "cpu", "torch_threads", "cuda", "device", "precision", "torch")
+ENV_KEPT = (
+    "git_commit",
+    "git_dirty",
+    "date",
+    "argv",
+    "cpu",
+    "torch_threads",
+    "cuda",
+    "device",
+    "precision",
+    "torch",
+)
 
 
 def snapshot(rows: dict[str, Row], bench: dict | None) -> dict:
@@ -535,15 +565,15 @@ def run_commands(spec: dict, names: list[str], root: Path) -> None:
         raise ResultsError(f"--run {', '.join(unknown)}: not in conf/results.yaml ({', '.join(items)}, all)")
     done = set()
     for name in chosen:
-        command = items[name]["command"]
-        if command in done:  # best_single and best come from one command
-            continue
-        done.add(command)
-        print(f"[results] {name}: {command}", flush=True)
-        argv = shlex.split(command)
-        if argv[0] == "python":
-            argv[0] = sys.executable
-        subprocess.run(argv, cwd=root, check=True)
+        for command in commands(items[name]):
+            if command in done:  # best_single and best come from one command; rows share a pretraining
+                continue
+            done.add(command)
+            print(f"[results] {name}: {command}", flush=True)
+            argv = shlex.split(command)
+            if argv[0] == "python":
+                argv[0] = sys.executable
+            subprocess.run(argv, cwd=root, check=True)
 
 
 def main(argv: list[str] | None = None) -> int:

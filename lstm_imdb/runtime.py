@@ -79,6 +79,21 @@ def git_commit() -> str | None:
         return None
 
 
+def git_dirty() -> bool | None:
+    """True when tracked files differ from the commit (the run's code is not exactly `git_commit`)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project_root(),
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return bool(out.stdout.strip()) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def environment() -> dict:
     """Versions and commit that produced a run (written to the run folder)."""
     import lightning
@@ -88,6 +103,7 @@ def environment() -> dict:
     return {
         "lstm_imdb": lstm_imdb.__version__,
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "argv": sys.argv[1:],
         "python": platform.python_version(),

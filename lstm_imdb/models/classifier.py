@@ -7,6 +7,7 @@ Its hyperparameters are plain values (the optimizer and scheduler are `_target_`
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -18,7 +19,9 @@ from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
 from lstm_imdb.decision import THRESHOLD
+from lstm_imdb.models.adversarial import adversarial_perturbation
 from lstm_imdb.models.encoder import RNNEncoder
+from lstm_imdb.models.pretrained import init_from_language_model, init_from_vectors
 
 # The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
 TEST_SPLITS = ("test", "rotten_tomatoes")
@@ -55,10 +58,39 @@ def _metrics(prefix: str) -> MetricCollection:
     )
 
 
+def _validate_knowledge_options(
+    vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale
+) -> None:
+    problems = []
+    for key, value in (("vectors", vectors), ("init_from", init_from)):
+        if value is not None and not (isinstance(value, str) and value):
+            problems.append(f"model.{key}={value!r}: must be null or a name/path")
+    if not isinstance(freeze_embedding, bool):
+        problems.append(f"model.freeze_embedding={freeze_embedding!r}: must be true or false")
+    if not isinstance(adversarial_eps, (int, float)) or not 0 <= adversarial_eps < math.inf:
+        problems.append(f"model.adversarial_eps={adversarial_eps!r}: must be a number >= 0 (0: off)")
+    if not isinstance(pretrained_lr_scale, (int, float)) or not 0 < pretrained_lr_scale < math.inf:
+        problems.append(f"model.pretrained_lr_scale={pretrained_lr_scale!r}: must be a number > 0")
+    if init_from is not None and isinstance(init_from, str) and not Path(init_from).expanduser().is_file():
+        problems.append(
+            f"model.init_from={init_from!r}: no such file (a checkpoint of `python -m lstm_imdb.pretrain`)"
+        )
+    if problems:
+        raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
+
+
 class SentimentClassifier(L.LightningModule):
     """`encoder_kwargs` are `RNNEncoder`'s options (vocab_size, embedding_dim, hidden_size, num_layers,
     bidirectional, cell, pooling, dropout, recurrent_dropout, output_dropout, init), flat in the config so
-    that users write `model.hidden_size=256`."""
+    that users write `model.hidden_size=256`.
+
+    Outside knowledge (docs/quality.md): `vectors` (e.g. glove-6b-50d) and/or `init_from` (a language model
+    of `python -m lstm_imdb.pretrain`) initialize the encoder when a fit starts (a resumed fit then loads
+    its checkpoint over them); `freeze_embedding` keeps the embedding rows fixed; `pretrained_lr_scale`
+    multiplies the learning rate of the embedding and recurrent weights (ULMFiT's discriminative rates,
+    two groups); `adversarial_eps` > 0 adds the loss under an adversarial perturbation of the embeddings;
+    `bag_loss_weight` > 0 adds the n-gram bag's own loss (see `_training_losses`).
+    """
 
     def __init__(
         self,
@@ -66,10 +98,25 @@ class SentimentClassifier(L.LightningModule):
         scheduler: dict | None = None,
         scheduler_monitor: str = "val/loss",
         scheduler_interval: str = "epoch",
+        vectors: str | None = None,
+        freeze_embedding: bool = False,
+        init_from: str | None = None,
+        adversarial_eps: float = 0.0,
+        pretrained_lr_scale: float = 1.0,
+        bag_loss_weight: float = 0.0,
         **encoder_kwargs,
     ):
         super().__init__()
         self.net = RNNEncoder(**encoder_kwargs)  # validates its options; an unknown one is a TypeError
+        _validate_knowledge_options(
+            vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale
+        )
+        if not isinstance(bag_loss_weight, (int, float)) or not 0 <= bag_loss_weight < math.inf:
+            raise ValueError(
+                f"Invalid model config:\n  model.bag_loss_weight={bag_loss_weight!r}: must be a number >= 0"
+            )
+        if freeze_embedding:
+            self.net.embedding.weight.requires_grad_(False)
         optimizer = _plain(optimizer) or dict(DEFAULT_OPTIMIZER)
         scheduler = _plain(scheduler) or None  # model/scheduler=none composes to {}
         _check_target("model.optimizer", optimizer, torch.optim.Optimizer)
@@ -86,6 +133,12 @@ class SentimentClassifier(L.LightningModule):
                 "scheduler": scheduler,
                 "scheduler_monitor": scheduler_monitor,
                 "scheduler_interval": scheduler_interval,
+                "vectors": vectors,
+                "freeze_embedding": freeze_embedding,
+                "init_from": init_from,
+                "adversarial_eps": adversarial_eps,
+                "pretrained_lr_scale": pretrained_lr_scale,
+                "bag_loss_weight": bag_loss_weight,
             }
         )
         self.loss_fn = nn.BCEWithLogitsLoss()
@@ -95,6 +148,7 @@ class SentimentClassifier(L.LightningModule):
         # The best val/acc of the whole run: kept in checkpoints, so a resumed run remembers the epochs
         # before the stop (the sanity check's validation never counts).
         self.val_acc_best = MaxMetric()
+        self.knowledge: dict = {}  # what `setup` put into the encoder (coverage), for the logs
         # Filled by `test_step`: split -> (probabilities, labels) in the split's row order, for the report.
         self.test_predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         # ... and the split's rows they are for (all of them, unless test batches were limited)
@@ -111,6 +165,25 @@ class SentimentClassifier(L.LightningModule):
         loss = self.loss_fn(logits, labels.float())
         return loss, torch.sigmoid(logits), labels
 
+    # ------------------------------------------------------------------ outside knowledge
+    def setup(self, stage: str) -> None:
+        """Before a fit: word vectors, then a pretrained LM (it may carry its own rows for the same words).
+        Lightning restores a resumed fit's checkpoint after this hook, so a resume keeps its own weights."""
+        hp = self.hparams
+        if stage != "fit" or not (hp.vectors or hp.init_from):
+            return
+        datamodule = self.trainer.datamodule
+        vocab = datamodule.tokenizer.get_vocab()
+        self.knowledge = {}
+        if hp.vectors:
+            self.knowledge["vectors"] = init_from_vectors(
+                self.net.embedding, vocab, hp.vectors, datamodule.data_dir
+            )
+        if hp.init_from:
+            self.knowledge["init_from"] = init_from_language_model(
+                self.net.embedding, self.net.rnn, vocab, hp.init_from
+            )
+
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.val_acc_best.update_called:
@@ -122,8 +195,39 @@ class SentimentClassifier(L.LightningModule):
             self.val_acc_best.update(torch.tensor(checkpoint["val_acc_best"]))
 
     # ------------------------------------------------------------------ train / val
+    def _training_losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The loss with the extra terms that `adversarial_eps` and `bag_loss_weight` ask for:
+        - adversarial: the loss at the embeddings moved along the loss's gradient (`models/adversarial.py`);
+          the bag's logit is shared (it does not read embeddings);
+        - the bag's own loss: the n-gram bag's logit alone as a classifier, so that the bag keeps learning
+          after the recurrent path has fit the training reviews (jointly, it stops getting a gradient)."""
+        labels = batch["labels"]
+        target = labels.float()
+        ids, mask, embedded = self.net.embed(batch["input_ids"])
+        recurrent = self.net.recurrent_logit(embedded, mask)
+        bag = self.net.bag_logit(ids, recurrent)
+        logits = (recurrent if bag is None else recurrent + bag).float()
+        loss = self.loss_fn(logits, target)
+        total = loss
+        bs = len(labels)
+        if self.hparams.adversarial_eps > 0:
+            (grad,) = torch.autograd.grad(loss, embedded, retain_graph=True)
+            moved = embedded + adversarial_perturbation(grad, embedded, mask, self.hparams.adversarial_eps)
+            adv = self.net.recurrent_logit(moved, mask)
+            adv_loss = self.loss_fn((adv if bag is None else adv + bag).float(), target)
+            self.log("train/adv_loss", adv_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+            total = total + adv_loss
+        if self.hparams.bag_loss_weight > 0 and bag is not None:
+            bag_loss = self.loss_fn(bag.float(), target)
+            self.log("train/bag_loss", bag_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+            total = total + self.hparams.bag_loss_weight * bag_loss
+        return total, torch.sigmoid(logits), labels
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, probs, labels = self._step(batch)
+        if self.hparams.adversarial_eps > 0 or self.hparams.bag_loss_weight > 0:
+            loss, probs, labels = self._training_losses(batch)
+        else:
+            loss, probs, labels = self._step(batch)
         bs = len(labels)
         self.train_metrics.update(probs, labels)
         # on_step=False: values are accumulated on device and reduced once per epoch, across ranks under
@@ -191,17 +295,33 @@ class SentimentClassifier(L.LightningModule):
             self.test_rows[name] = index[order].numpy()
 
     # ------------------------------------------------------------------ optimization
+    def _param_groups(self) -> list[dict]:
+        """One group, or two when `pretrained_lr_scale` != 1: the embedding and recurrent weights (what
+        pretraining sets) at that multiple of the learning rate, the rest (head, bag) at the rate."""
+        trainable = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+        scale = self.hparams.pretrained_lr_scale
+        if scale == 1:
+            return [{"params": [p for _, p in trainable]}]
+        lower = [p for n, p in trainable if n.startswith(("net.embedding.", "net.rnn."))]
+        rest = [p for n, p in trainable if not n.startswith(("net.embedding.", "net.rnn."))]
+        lr = self.hparams.optimizer.get("lr", 1e-3)
+        return [{"params": lower, "lr": lr * scale}, {"params": rest, "lr": lr}]
+
     def configure_optimizers(self):
-        optimizer = instantiate(self.hparams.optimizer, params=self.parameters())
+        groups = self._param_groups()
+        # partial: Hydra would turn the groups (dicts) into configs
+        optimizer = instantiate(self.hparams.optimizer, _partial_=True)(params=groups)
         if not self.hparams.scheduler:
             return optimizer
         cfg = dict(self.hparams.scheduler)
+        if len(groups) > 1 and "max_lr" in cfg:  # e.g. OneCycleLR: each group peaks at its own rate
+            cfg["max_lr"] = [cfg["max_lr"] * g["lr"] / groups[-1]["lr"] for g in groups]
         # a scheduler config may say when it steps (`interval: step`) and what it watches (`monitor`)
         interval = cfg.pop("interval", self.hparams.scheduler_interval)
         monitor = cfg.pop("monitor", self.hparams.scheduler_monitor)
         if cfg.get("total_steps") == "auto":  # e.g. OneCycleLR: every optimizer step of the planned run
             cfg["total_steps"] = int(self.trainer.estimated_stepping_batches)
-        scheduler = instantiate(cfg, optimizer=optimizer)
+        scheduler = instantiate(cfg, optimizer=optimizer, _convert_="all")  # max_lr may be a list
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": monitor, "interval": interval},

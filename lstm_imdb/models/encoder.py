@@ -124,16 +124,31 @@ class RNNEncoder(nn.Module):
         mx = states.masked_fill(~m, torch.finfo(states.dtype).min).amax(1)
         return mx if self.pooling == "max" else torch.cat([mean, mx], dim=1)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def embed(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(ids with real tokens first and word dropout applied [B, T], real-token mask [B, T], their
+        embeddings [B, T, E]): what `recurrent_logit` and `bag_logit` read (adversarial training perturbs
+        the embeddings in between)."""
         input_ids = real_tokens_first(input_ids, PAD_ID)  # padding after the text cannot reach its states
         input_ids = word_dropout(input_ids, self.word_dropout, self.training, UNK_ID, PAD_ID)
-        mask = input_ids != PAD_ID
-        x = locked_dropout(self.embedding(input_ids), self.dropout, self.training)
+        return input_ids, input_ids != PAD_ID, self.embedding(input_ids)
+
+    def recurrent_logit(self, embedded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """[B] logits of the recurrent path over embeddings [B, T, E] (real tokens first)."""
+        x = locked_dropout(embedded, self.dropout, self.training)
         params = recurrent_params(self.rnn, self.recurrent_dropout, self.training)
         states = run_padding_free(self.rnn, x, mask.sum(1), params, self._kernels)
         pooled = self.output_dropout(self.pool(states, mask))
-        logits = self.head(pooled).squeeze(-1)
-        return logits if self.ngrams is None else logits + self.ngrams(input_ids).to(logits.dtype)
+        return self.head(pooled).squeeze(-1)
+
+    def bag_logit(self, input_ids: torch.Tensor, like: torch.Tensor) -> torch.Tensor | None:
+        """[B] logits of the n-gram bag (None without one), in `like`'s dtype."""
+        return None if self.ngrams is None else self.ngrams(input_ids).to(like.dtype)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        input_ids, mask, embedded = self.embed(input_ids)
+        logits = self.recurrent_logit(embedded, mask)
+        bag = self.bag_logit(input_ids, logits)
+        return logits if bag is None else logits + bag
 
 
 class EnsembleEncoder(nn.Module):

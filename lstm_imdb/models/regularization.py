@@ -19,7 +19,7 @@ def word_dropout(input_ids: torch.Tensor, p: float, training: bool, unk_id: int,
 
 
 @torch.no_grad()
-def init_keras_(embedding: nn.Embedding, rnn: nn.RNNBase, head: nn.Linear) -> None:
+def init_keras_(embedding: nn.Embedding, rnn: nn.RNNBase, head: nn.Linear | None = None) -> None:
     """Keras's defaults: embeddings U(-0.05, 0.05); input kernels Glorot-uniform and recurrent kernels
     orthogonal (each over the whole [gates * hidden, in] matrix, as Keras does); biases zero, except the
     LSTM forget gate at 1 (Keras's unit_forget_bias; PyTorch has two biases, so only b_ih gets the 1);
@@ -38,5 +38,6 @@ def init_keras_(embedding: nn.Embedding, rnn: nn.RNNBase, head: nn.Linear) -> No
             if isinstance(rnn, nn.LSTM) and name.startswith("bias_ih"):
                 h = rnn.hidden_size
                 param[h : 2 * h] = 1.0  # PyTorch's gate order is input, forget, cell, output
-    nn.init.xavier_uniform_(head.weight)
-    head.bias.zero_()
+    if head is not None:
+        nn.init.xavier_uniform_(head.weight)
+        head.bias.zero_()

@@ -1,0 +1,158 @@
+"""`LanguageModel`: the classifier's embedding and recurrent layers trained to predict words, so that a
+classifier can start from them (`model.init_from=<checkpoint>`; Dai & Le 2015, ULMFiT 2018).
+
+The recurrent layers have exactly the classifier's shape (`nn.LSTM`/`nn.GRU` of the same sizes, same
+parameter names), and they read reviews as the classifier does: each review from its first token, state
+zero at its start, padding-free (`recurrence.run_padding_free`). A bidirectional model is two language
+models at once: the forward direction's state at token t predicts token t+1 and the backward direction's
+predicts token t-1 (one layer only: a second layer would mix the directions, and each would see the word
+it predicts). AWD-LSTM's regularization (Merity et al. 2018): embedding dropout, weight drop on the
+hidden-to-hidden matrices, locked dropout on the outputs. The softmax over the vocabulary is adaptive
+(Grave et al. 2017; `nn.AdaptiveLogSoftmaxWithLoss`): frequent words get the full hidden size, rare ones
+a projection, so a 20k-word softmax costs about a tenth of a full one on these sizes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+import torch.nn as nn
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from lstm_imdb.data.tokenizer import PAD_ID
+from lstm_imdb.models.encoder import CELLS, locked_dropout
+from lstm_imdb.models.pretrained import LM_KIND, init_from_vectors
+from lstm_imdb.models.recurrence import real_tokens_first, recurrent_params, run_padding_free
+from lstm_imdb.models.regularization import init_keras_
+
+
+def _plain(cfg):
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+def validate_lm_options(hp: dict) -> None:
+    problems = []
+    for key in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
+        if not isinstance(hp[key], int) or hp[key] < 1:
+            problems.append(f"{key}={hp[key]!r}: must be an integer >= 1")
+    if hp["bidirectional"] and hp["num_layers"] != 1:
+        problems.append(
+            f"model.num_layers={hp['num_layers']}: a bidirectional model pretrains with one layer only "
+            "(a second layer would let each direction see the word it predicts)"
+        )
+    if hp["cell"] not in CELLS:
+        problems.append(f"model.cell={hp['cell']!r}: must be one of {', '.join(CELLS)}")
+    for key in ("dropout", "recurrent_dropout", "output_dropout"):
+        if not isinstance(hp[key], (int, float)) or not 0 <= hp[key] < 1:
+            problems.append(f"lm.{key}={hp[key]!r}: must be in [0, 1)")
+    cutoffs = list(hp["cutoffs"])
+    if cutoffs != sorted(set(cutoffs)) or not all(0 < c < hp["vocab_size"] for c in cutoffs):
+        problems.append(
+            f"lm.cutoffs={cutoffs}: must increase, each between 0 and the vocabulary size ({hp['vocab_size']})"
+        )
+    if problems:
+        raise ValueError("Invalid language-model config:\n  " + "\n  ".join(problems))
+
+
+class LanguageModel(L.LightningModule):
+    def __init__(
+        self,
+        vocab_size: int = 20000,
+        embedding_dim: int = 64,
+        hidden_size: int = 96,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        cell: str = "lstm",
+        dropout: float = 0.1,
+        recurrent_dropout: float = 0.3,
+        output_dropout: float = 0.3,
+        cutoffs: tuple[int, ...] = (2000, 10000),
+        div_value: float = 4.0,
+        vectors: str | None = None,
+        optimizer: dict | None = None,
+        scheduler: dict | None = None,
+    ):
+        super().__init__()
+        cutoffs = [int(c) for c in cutoffs]
+        optimizer, scheduler = _plain(optimizer), _plain(scheduler)  # checkpoints load with weights_only
+        validate_lm_options(dict(locals()))
+        self.save_hyperparameters()  # the arguments as they are now
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
+        self.rnn = CELLS[cell](
+            embedding_dim, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=bidirectional
+        )
+        init_keras_(self.embedding, self.rnn)  # as the classifier's encoder starts
+        self.softmax = nn.ModuleList(
+            nn.AdaptiveLogSoftmaxWithLoss(hidden_size, vocab_size, cutoffs, div_value=div_value)
+            for _ in range(2 if bidirectional else 1)
+        )
+        self._kernels: dict = {}
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.hparams.vectors:  # before a resumed fit's checkpoint is loaded over it
+            dm = self.trainer.datamodule
+            init_from_vectors(self.embedding, dm.tokenizer.get_vocab(), self.hparams.vectors, dm.data_dir)
+
+    def losses(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
+        """Mean negative log-likelihood per predicted word: [forward] or [forward, backward]."""
+        ids = real_tokens_first(input_ids, PAD_ID)
+        mask = ids != PAD_ID
+        x = locked_dropout(self.embedding(ids), self.hparams.dropout, self.training)
+        params = recurrent_params(self.rnn, self.hparams.recurrent_dropout, self.training)
+        states = run_padding_free(self.rnn, x, mask.sum(1), params, self._kernels)
+        states = locked_dropout(states, self.hparams.output_dropout, self.training)
+        h = self.hparams.hidden_size
+        both = mask[:, 1:]  # pairs of neighbouring real tokens
+        # forward: the state at t predicts t+1; backward: the state at t predicts t-1
+        pairs = [(states[:, :-1, :h], ids[:, 1:])]
+        if self.hparams.bidirectional:
+            pairs.append((states[:, 1:, h:], ids[:, :-1]))
+        # outside autocast: the adaptive softmax mixes dtypes under bf16 (index_copy_ of bf16 into fp32)
+        with torch.autocast(self.device.type, enabled=False):
+            return [
+                head(s[both].float(), t[both]).loss for head, (s, t) in zip(self.softmax, pairs, strict=True)
+            ]
+
+    def _shared(self, batch: dict, stage: str) -> torch.Tensor:
+        parts = self.losses(batch["input_ids"])
+        loss = sum(parts) / len(parts)
+        bs = len(batch["input_ids"])
+        self.log(
+            f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True
+        )
+        for name, part in zip(("forward", "backward"), parts, strict=False):
+            self.log(
+                f"{stage}/loss_{name}", part, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True
+            )
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._shared(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._shared(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        loss = self.trainer.callback_metrics.get("val/loss")
+        if loss is not None:
+            self.log("val/ppl", math.exp(min(float(loss), 50.0)), prog_bar=True)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # what `model.init_from` checks and maps by: this is a language model, and its words
+        checkpoint["kind"] = LM_KIND
+        checkpoint["vocab"] = self.trainer.datamodule.tokenizer.get_vocab()
+
+    def configure_optimizers(self):
+        default = {"_target_": "torch.optim.AdamW", "lr": 3e-3}
+        optimizer = instantiate(self.hparams.optimizer or default, params=self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        cfg = dict(self.hparams.scheduler)
+        interval = cfg.pop("interval", "epoch")
+        if cfg.get("total_steps") == "auto":
+            cfg["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = instantiate(cfg, optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
