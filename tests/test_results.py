@@ -210,7 +210,8 @@ def test_the_projects_results_spec_names_real_commands():
     spec = results.load_spec()
     assert set(spec["headline"]) <= set(spec["rows"]) | {"keras"}
     for item in spec["rows"].values():
-        assert item["command"].startswith("python -m lstm_imdb.")
+        assert all(c.startswith("python -m lstm_imdb.") for c in results.commands(item))
+    assert set(r.get("table") for r in spec["rows"].values()) - {None} <= set(spec.get("tables", {}))
 
 
 def test_a_fresh_clone_regenerates_the_same_docs_from_the_kept_records(project):
