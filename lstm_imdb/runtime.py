@@ -80,10 +80,20 @@ def git_commit() -> str | None:
 
 
 def git_dirty() -> bool | None:
-    """True when tracked files differ from the commit (the run's code is not exactly `git_commit`)."""
+    """True when the code or configs differ from the commit (the run's code is not exactly `git_commit`);
+    generated docs do not count."""
     try:
         out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "lstm_imdb",
+                "conf",
+                "pyproject.toml",
+            ],
             cwd=project_root(),
             capture_output=True,
             text=True,
