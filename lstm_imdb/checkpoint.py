@@ -51,7 +51,9 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         raise CheckpointError(
             f"{path} is not a lstm_imdb checkpoint (no model settings, data settings or vocabulary)"
         )
-    model = SentimentClassifier(**ckpt["hyper_parameters"])
+    # the weights are in the checkpoint: where they started from (vectors, a language model) is history,
+    # and need not exist any more
+    model = SentimentClassifier(**{**ckpt["hyper_parameters"], "vectors": None, "init_from": None})
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return LoadedCheckpoint(Path(path), model, dict(data_hparams), Tokenizer.from_str(state["tokenizer"]))

@@ -242,3 +242,36 @@ def test_corrupt_kept_records_are_refused_with_the_way_out(project, monkeypatch)
     (root / "docs/records.json").write_text('{"rows": ')
     with pytest.raises(SystemExit, match="records.json is not valid JSON.*git checkout -- docs/records.json"):
         results.main(["--root", str(root)])
+
+
+def test_rows_of_a_named_table_get_a_table_of_their_own_and_chained_commands_run_in_order(
+    project, monkeypatch
+):
+    root, _ = project
+    spec = json.loads(json.dumps(SPEC))
+    spec["rows"]["abl"] = {
+        "title": "ablation cell",
+        "command": ["python -m lstm_imdb.pretrain a=1", "python -m lstm_imdb.train b=2"],
+        "runs": "logs/results/abl/*",
+        "table": "ablation",
+    }
+    spec["tables"] = {"ablation": "One thing changed per row."}
+    write_run(root / "logs/results/abl/0", 42, {"test/acc": 0.8, "val/acc_best": 0.81}, commit="fedcba9876")
+    env = json.loads((root / "logs/results/abl/0/environment.json").read_text())
+    (root / "logs/results/abl/0/environment.json").write_text(json.dumps({**env, "git_dirty": True}))
+    text = results.generate(root, spec)["docs/results.md"]
+    main_table, ablation = text.split("## Ablation", 1)
+    assert "ablation cell" not in main_table.split("## Commands")[0]
+    assert "One thing changed per row." in ablation
+    assert "| ablation cell | 42 | 0.8100 | 0.8000 |" in ablation
+    assert "fedcba9+" in ablation  # run from uncommitted code: marked
+    assert "`python -m lstm_imdb.pretrain a=1 && python -m lstm_imdb.train b=2`" in text
+    ran = []
+    monkeypatch.setattr(results.subprocess, "run", lambda argv, **kw: ran.append(argv[1:]))
+    spec["rows"]["abl2"] = {
+        **spec["rows"]["abl"],
+        "command": [spec["rows"]["abl"]["command"][0], "python -m x c=3"],
+    }
+    results.run_commands(spec, ["abl", "abl2"], root)
+    # the shared pretraining runs once, then each row's own command
+    assert ran == [["-m", "lstm_imdb.pretrain", "a=1"], ["-m", "lstm_imdb.train", "b=2"], ["-m", "x", "c=3"]]
