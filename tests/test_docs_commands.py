@@ -104,6 +104,8 @@ def tiny(command: str, acl_dir: Path) -> str:
         return f"{command} {' '.join(extra)} lm.cutoffs=[20]"
     if "lstm_imdb.train" in command:
         extra = tiny_train_overrides(acl_dir, Path("unused"))[:-1] + ["trainer.max_epochs=1"]
+        if "experiment=glove" in command:  # its vectors: the tiny file, as the tiny model's size
+            extra.append("model.vectors=vectors.txt")
         if "hparams_search=optuna" in command:
             extra.append("hydra.sweeper.n_trials=2")
         if "hydra/launcher=slurm " in command + " ":  # composed, not submitted (--cfg excludes -m)
