@@ -58,9 +58,13 @@ def pretrain(cfg: DictConfig) -> dict:
     fit_s = time.perf_counter() - start
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     val_loss = float(trainer.checkpoint_callback.best_model_score) if best else float("nan")
+    # the best epoch's row: its perplexity over the words in the vocabulary ([UNK] targets left out)
+    rows = [r for r in (history.epochs if history else []) if "val/loss" in r]
+    best_row = min(rows, key=lambda r: r["val/loss"]) if rows else {}
     metrics = {
         "val/loss_best": val_loss,
         "val/ppl_best": math.exp(min(val_loss, 50.0)),
+        "val/ppl_known_best": best_row.get("val/ppl_known", float("nan")),
         **{k: float(v) for k, v in trainer.callback_metrics.items()},
         "time/fit_s": fit_s,
         "time/epoch_s": history.epoch_seconds() if history else float("nan"),
@@ -72,12 +76,14 @@ def pretrain(cfg: DictConfig) -> dict:
     if trainer.is_global_zero:
         log.info("Run folder: %s", out_dir)
         log.info(
-            "Pretrained %d epochs in %.1f s (%.1f s/epoch): best val loss %.4f (perplexity %.1f)",
+            "Pretrained %d epochs in %.1f s (%.1f s/epoch): best val loss %.4f per word (perplexity %.1f; "
+            "%.1f over the words in the vocabulary)",
             metrics["epochs"],
             fit_s,
             metrics["time/epoch_s"],
             val_loss,
             metrics["val/ppl_best"],
+            metrics["val/ppl_known_best"],
         )
         log.info("Fine-tune from it: %s", metrics["fine_tune"])
     return metrics

@@ -175,17 +175,21 @@ def embedding_matrix(
     vocab: dict[str, int], wv: WordVectors, size: int, specials: tuple[int, ...], seed: int = 0
 ) -> tuple[np.ndarray, dict]:
     """[size, dim] initial embedding rows for `vocab` (word -> id < size): a word's vector where the set
-    has it (a contraction missing from it: the mean of its parts', see `contraction_parts`), else a random row with the covered rows' mean and standard deviation (per dimension); special
+    has it (a contraction missing from it: the mean of its parts', see `contraction_parts`), else a random
+    row with the covered rows' mean and standard deviation (per dimension, over the rows in id order); special
     ids (padding, unknown) are zero. Returns the matrix and the coverage (counts and a few words missed,
     most frequent first, as ids are ranked by frequency)."""
     index = {w: i for i, w in enumerate(wv.words)}
     found: dict[int, np.ndarray] = {}  # id -> its vector (a contraction's: the mean of its parts')
-    for word, i in vocab.items():
+    # in id order, not the vocabulary's: `Tokenizer.get_vocab()` is a hash map whose order changes from
+    # one process to the next, and the statistics below must not depend on it
+    for i, word in sorted((i, w) for w, i in vocab.items()):
         parts = [word] if word in index else contraction_parts(word)
         if i < size and i not in specials and all(p in index for p in parts):
             found[i] = wv.vectors[[index[p] for p in parts]].mean(0)
     rows = np.stack(list(found.values())) if found else wv.vectors
-    mean, std = rows.mean(0), rows.std(0)
+    # summed in float64: the same figures whatever the summation order or the platform's vector width
+    mean, std = rows.mean(0, dtype=np.float64), rows.std(0, dtype=np.float64)
     matrix = np.random.default_rng(seed).normal(mean, std, size=(size, wv.dim)).astype(np.float32)
     if found:
         matrix[list(found)] = rows

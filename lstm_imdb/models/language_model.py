@@ -14,15 +14,14 @@ a projection, so a 20k-word softmax costs about a tenth of a full one on these s
 
 from __future__ import annotations
 
-import math
-
 import lightning as L
 import torch
 import torch.nn as nn
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torchmetrics import MeanMetric
 
-from lstm_imdb.data.tokenizer import PAD_ID
+from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.models.encoder import CELLS, locked_dropout
 from lstm_imdb.models.pretrained import LM_KIND, init_from_vectors
 from lstm_imdb.models.recurrence import real_tokens_first, recurrent_params, run_padding_free
@@ -90,14 +89,23 @@ class LanguageModel(L.LightningModule):
             for _ in range(2 if bidirectional else 1)
         )
         self._kernels: dict = {}
+        # negative log-likelihood per predicted word, summed over an epoch (and across ranks)
+        self.nll = nn.ModuleDict(
+            {
+                f"{stage}_{name}": MeanMetric()
+                for stage in ("train", "val")
+                for name in ("all", "known", "forward", "backward")
+            }
+        )
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.vectors:  # before a resumed fit's checkpoint is loaded over it
             dm = self.trainer.datamodule
             init_from_vectors(self.embedding, dm.tokenizer.get_vocab(), self.hparams.vectors, dm.data_dir)
 
-    def losses(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
-        """Mean negative log-likelihood per predicted word: [forward] or [forward, backward]."""
+    def token_nll(self, input_ids: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per predicted word, for each direction ([forward] or [forward, backward]): (its negative
+        log-likelihood [N], the word's id [N])."""
         ids = real_tokens_first(input_ids, PAD_ID)
         mask = ids != PAD_ID
         x = locked_dropout(self.embedding(ids), self.hparams.dropout, self.training)
@@ -113,20 +121,34 @@ class LanguageModel(L.LightningModule):
         # outside autocast: the adaptive softmax mixes dtypes under bf16 (index_copy_ of bf16 into fp32)
         with torch.autocast(self.device.type, enabled=False):
             return [
-                head(s[both].float(), t[both]).loss for head, (s, t) in zip(self.softmax, pairs, strict=True)
+                (-head(s[both].float(), t[both]).output, t[both])
+                for head, (s, t) in zip(self.softmax, pairs, strict=True)
             ]
 
+    def losses(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
+        """Mean negative log-likelihood per predicted word: [forward] or [forward, backward]."""
+        return [nll.mean() for nll, _ in self.token_nll(input_ids)]
+
     def _shared(self, batch: dict, stage: str) -> torch.Tensor:
-        parts = self.losses(batch["input_ids"])
-        loss = sum(parts) / len(parts)
-        bs = len(batch["input_ids"])
-        self.log(
-            f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True
-        )
-        for name, part in zip(("forward", "backward"), parts, strict=False):
-            self.log(
-                f"{stage}/loss_{name}", part, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True
-            )
+        """The optimized loss: each direction's mean per word in this batch (both predict as many words).
+
+        The logged figures are per word over the whole epoch (and every rank): `<stage>/loss` the mean
+        negative log-likelihood per predicted word, [UNK] counted as a word; `loss_known` over the
+        predicted words that are in the vocabulary; `loss_forward` / `loss_backward` each direction's;
+        `val/ppl` and `val/ppl_known` their exponentials. Metrics accumulate the sums: a batch of short
+        reviews weighs as many words as it has, not as much as a batch of long ones."""
+        parts = self.token_nll(batch["input_ids"])
+        loss = sum(nll.mean() for nll, _ in parts) / len(parts)
+        every = torch.cat([nll.detach() for nll, _ in parts])
+        targets = torch.cat([t for _, t in parts])
+        values = {"all": every, "known": every[targets != UNK_ID]}
+        values.update(zip(("forward", "backward"), (nll.detach() for nll, _ in parts), strict=False))
+        for name, value in values.items():
+            metric = self.nll[f"{stage}_{name}"]
+            metric.update(value)
+            # a Metric object: Lightning computes it (synced across ranks) at the epoch's end, then resets it
+            key = f"{stage}/loss" if name == "all" else f"{stage}/loss_{name}"
+            self.log(key, metric, on_step=False, on_epoch=True, prog_bar=name == "all")
         return loss
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -136,9 +158,10 @@ class LanguageModel(L.LightningModule):
         self._shared(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
-        loss = self.trainer.callback_metrics.get("val/loss")
-        if loss is not None:
-            self.log("val/ppl", math.exp(min(float(loss), 50.0)), prog_bar=True)
+        for key, name in (("ppl", "all"), ("ppl_known", "known")):
+            metric = self.nll[f"val_{name}"]
+            if metric.update_called:
+                self.log(f"val/{key}", torch.exp(metric.compute().clamp(max=50.0)), prog_bar=key == "ppl")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # what `model.init_from` checks and maps by: this is a language model, and its words
