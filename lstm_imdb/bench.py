@@ -142,7 +142,7 @@ class OverPadding(nn.Module):
         params = recurrent_params(enc.rnn, enc.recurrent_dropout, enc.training)
         states, _ = torch.func.functional_call(enc.rnn, params, (x,))
         logits = enc.head(enc.output_dropout(enc.pool(states, input_ids != PAD_ID))).squeeze(-1)
-        return logits if enc.ngrams is None else logits + enc.ngrams(input_ids)
+        return logits if enc.ngrams is None else logits.float() + enc.ngrams(input_ids).float()
 
 
 def bench_padding_free(args, dm: IMDBDataModule) -> list[dict]:

@@ -201,3 +201,21 @@ def test_datamodule_marks_test_reviews_that_occur_in_train(acl_dir, tmp_path):
     assert len(seen) == len(dm.splits["test"]) == 201
     texts = dm.dataset["test"]["text"]
     assert copied in [t for t, s in zip(texts, seen, strict=True) if s]
+
+
+# ------------------------------------------------------------------ precision
+def test_the_bags_logit_is_added_in_fp32_to_a_bf16_recurrent_logit():
+    """bf16-mixed: the recurrent logit is bf16, the n-gram bag's is fp32; the sum must be taken in fp32
+    (a bag logit of a few units cast to bf16 moves by up to a few hundredths). The recurrent path's
+    bf16 output is stood in for, so that the test runs on CPUs without bf16 LSTM kernels."""
+    torch.manual_seed(0)
+    enc = RNNEncoder(vocab_size=30, embedding_dim=6, hidden_size=8, ngram_order=2, ngram_buckets=64).eval()
+    torch.nn.init.normal_(enc.ngrams.weight.weight, std=2.0)  # bag logits of several units
+    ids = torch.randint(2, 30, (32, 12))
+    recurrent = torch.randn(32).to(torch.bfloat16)
+    enc.recurrent_logit = lambda embedded, mask: recurrent
+    with torch.no_grad():
+        logits, bag = enc(ids), enc.ngrams(enc.embed(ids)[0])
+    assert logits.dtype == torch.float32 and bag.dtype == torch.float32
+    assert torch.equal(logits, recurrent.float() + bag)
+    assert (bag - bag.to(torch.bfloat16).float()).abs().max() > 1e-3  # what a cast to bf16 would lose

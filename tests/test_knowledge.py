@@ -145,7 +145,7 @@ def test_adversarial_step_raises_the_loss_and_trains():
     )
     batch = {"input_ids": torch.randint(2, 30, (8, 12)), "labels": torch.randint(0, 2, (8,))}
     model.train()
-    total, _, _ = model._training_losses(batch)
+    total, _, _, _ = model._training_losses(batch)
     clean, _, _ = model._step(batch)
     assert total.item() > 1.5 * clean.item()  # clean + adversarial, the adversarial one larger
     total.backward()
@@ -320,7 +320,7 @@ def test_bag_loss_adds_the_bags_own_loss():
     torch.nn.init.normal_(model.net.ngrams.weight.weight)
     model.eval()  # no dropout: the terms can be recomputed exactly
     batch = {"input_ids": torch.randint(2, 30, (8, 12)), "labels": torch.randint(0, 2, (8,))}
-    total, _, _ = model._training_losses(batch)
+    total, _, _, _ = model._training_losses(batch)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     joint = bce(model(batch["input_ids"]).float(), batch["labels"].float())
     ids, _, _ = model.net.embed(batch["input_ids"])

@@ -195,48 +195,58 @@ class SentimentClassifier(L.LightningModule):
             self.val_acc_best.update(torch.tensor(checkpoint["val_acc_best"]))
 
     # ------------------------------------------------------------------ train / val
-    def _training_losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The loss with the extra terms that `adversarial_eps` and `bag_loss_weight` ask for:
-        - adversarial: the loss at the embeddings moved along the loss's gradient (`models/adversarial.py`);
-          the bag's logit is shared (it does not read embeddings);
-        - the bag's own loss: the n-gram bag's logit alone as a classifier, so that the bag keeps learning
-          after the recurrent path has fit the training reviews (jointly, it stops getting a gradient)."""
+    def _training_losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the optimized total, the clean loss, probabilities, labels) with the extra terms that
+        `adversarial_eps` and `bag_loss_weight` ask for, each logged under its own name:
+        - adversarial (`train/adv_loss`): the loss at the embeddings moved along the loss's gradient
+          (`models/adversarial.py`); the bag's logit is shared (it does not read embeddings);
+        - the bag's own loss (`train/bag_loss`): the n-gram bag's logit alone as a classifier, so that the
+          bag keeps learning after the recurrent path has fit the training reviews (jointly, it stops
+          getting a gradient)."""
         labels = batch["labels"]
         target = labels.float()
         ids, mask, embedded = self.net.embed(batch["input_ids"])
+        if self.hparams.adversarial_eps > 0 and not embedded.requires_grad:
+            # a frozen embedding: the perturbation needs the gradient at its output, not at its weights
+            embedded = embedded.detach().requires_grad_(True)
         recurrent = self.net.recurrent_logit(embedded, mask)
-        bag = self.net.bag_logit(ids, recurrent)
-        logits = (recurrent if bag is None else recurrent + bag).float()
+        bag = self.net.bag_logit(ids)
+        logits = recurrent.float() if bag is None else recurrent.float() + bag
         loss = self.loss_fn(logits, target)
         total = loss
         bs = len(labels)
         if self.hparams.adversarial_eps > 0:
             (grad,) = torch.autograd.grad(loss, embedded, retain_graph=True)
             moved = embedded + adversarial_perturbation(grad, embedded, mask, self.hparams.adversarial_eps)
-            adv = self.net.recurrent_logit(moved, mask)
-            adv_loss = self.loss_fn((adv if bag is None else adv + bag).float(), target)
+            adv = self.net.recurrent_logit(moved, mask).float()
+            adv_loss = self.loss_fn(adv if bag is None else adv + bag, target)
             self.log("train/adv_loss", adv_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
             total = total + adv_loss
         if self.hparams.bag_loss_weight > 0 and bag is not None:
-            bag_loss = self.loss_fn(bag.float(), target)
+            bag_loss = self.loss_fn(bag, target)
             self.log("train/bag_loss", bag_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
             total = total + self.hparams.bag_loss_weight * bag_loss
-        return total, torch.sigmoid(logits), labels
+        return total, loss, torch.sigmoid(logits), labels
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        if self.hparams.adversarial_eps > 0 or self.hparams.bag_loss_weight > 0:
-            loss, probs, labels = self._training_losses(batch)
-        else:
-            loss, probs, labels = self._step(batch)
-        bs = len(labels)
-        self.train_metrics.update(probs, labels)
+        """Returns the loss to optimize; logs `train/loss` as the clean loss (the same figure as
+        `val/loss`, whatever extra terms are on) and, when there are extra terms, the optimized sum as
+        `train/loss_total`."""
+        bs = len(batch["labels"])
         # on_step=False: values are accumulated on device and reduced once per epoch, across ranks under
         # DDP (sync_dist), with no host sync per step
+        if self.hparams.adversarial_eps > 0 or self.hparams.bag_loss_weight > 0:
+            total, loss, probs, labels = self._training_losses(batch)
+            self.log("train/loss_total", total, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+        else:
+            loss, probs, labels = self._step(batch)
+            total = loss
+        self.train_metrics.update(probs, labels)
         self.log(
             "train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True
         )
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
-        return loss
+        return total
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         loss, probs, labels = self._step(batch)

@@ -140,15 +140,18 @@ class RNNEncoder(nn.Module):
         pooled = self.output_dropout(self.pool(states, mask))
         return self.head(pooled).squeeze(-1)
 
-    def bag_logit(self, input_ids: torch.Tensor, like: torch.Tensor) -> torch.Tensor | None:
-        """[B] logits of the n-gram bag (None without one), in `like`'s dtype."""
-        return None if self.ngrams is None else self.ngrams(input_ids).to(like.dtype)
+    def bag_logit(self, input_ids: torch.Tensor) -> torch.Tensor | None:
+        """[B] fp32 logits of the n-gram bag (None without one)."""
+        return None if self.ngrams is None else self.ngrams(input_ids).float()
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """[B] logits. With a bag they are fp32: the bag's logit is added in fp32 (under bf16-mixed, the
+        recurrent logit is bf16, and casting the bag's to it would round logits of a few units by up to a
+        few hundredths and make probabilities tie)."""
         input_ids, mask, embedded = self.embed(input_ids)
         logits = self.recurrent_logit(embedded, mask)
-        bag = self.bag_logit(input_ids, logits)
-        return logits if bag is None else logits + bag
+        bag = self.bag_logit(input_ids)
+        return logits if bag is None else logits.float() + bag
 
 
 class EnsembleEncoder(nn.Module):
