@@ -195,3 +195,13 @@ def test_fast_precision_is_bf16_only_where_the_chip_computes_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     assert fast_precision("auto") == "32-true"  # a GPU without bf16
     assert fast_precision("cpu") == "bf16-mixed"  # trainer=cpu on that machine: the CPU decides
+
+
+def test_bidirectional_kernels_are_built_without_drawing_from_the_rng():
+    """An evaluation forward of a bidirectional encoder draws no random numbers, its first one included
+    (when its single-direction kernels are built)."""
+    enc = RNNEncoder(vocab_size=20, embedding_dim=4, hidden_size=6, bidirectional=True, num_layers=2).eval()
+    state = torch.get_rng_state()
+    with torch.no_grad():
+        enc(torch.randint(2, 20, (3, 7), generator=torch.Generator().manual_seed(0)))
+    assert enc._kernels and torch.equal(torch.get_rng_state(), state)

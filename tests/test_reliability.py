@@ -84,9 +84,11 @@ def test_same_config_and_seed_give_identical_results(reference, acl_dir, tmp_pat
     assert env["data"]["source"] == "acl" and len(env["data"]["train"]) == 64
 
 
-def test_killed_run_resumes_to_the_same_result(reference, acl_dir, tmp_path):
+def _kill_and_resume(acl_dir, tmp_path, reference: Path, *extra: str) -> None:
+    """Kill a run after 2 of its 6 epochs, resume it from last.ckpt: the same losses and test figures as
+    the uninterrupted `reference` run."""
     killed_dir = tmp_path / "logs" / "train" / "runs" / "killed"
-    proc = start_run(tmp_path, acl_dir, killed_dir)
+    proc = start_run(tmp_path, acl_dir, killed_dir, *extra)
     wait_for_epochs(proc, killed_dir, 2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
@@ -98,6 +100,7 @@ def test_killed_run_resumes_to_the_same_result(reference, acl_dir, tmp_path):
         "lstm_imdb.train",
         *tiny_train_overrides(acl_dir, resumed_dir),
         *STEADY,
+        *extra,
         "ckpt_path=last",
         root=tmp_path,
     )
@@ -111,6 +114,23 @@ def test_killed_run_resumes_to_the_same_result(reference, acl_dir, tmp_path):
     want = json.loads((reference / "test_metrics.json").read_text())
     assert got["test/loss"] == pytest.approx(want["test/loss"], abs=1e-6)
     assert got["test/acc"] == want["test/acc"]
+
+
+def test_killed_run_resumes_to_the_same_result(reference, acl_dir, tmp_path):
+    _kill_and_resume(acl_dir, tmp_path, reference)
+
+
+def test_killed_bidirectional_run_resumes_to_the_same_result(acl_dir, tmp_path):
+    """A bidirectional model runs each direction through a kernel of its own, built at its first forward:
+    building it must not draw from the RNG that the dropout masks come from (without a sanity check,
+    that first forward is the first training step of each process)."""
+    extra = ("model=bilstm", "trainer.num_sanity_val_steps=0")
+    (tmp_path / "ref").mkdir()
+    reference = tmp_path / "ref" / "logs" / "train" / "runs" / "reference"
+    run_module(
+        "lstm_imdb.train", *tiny_train_overrides(acl_dir, reference), *STEADY, *extra, root=tmp_path / "ref"
+    )
+    _kill_and_resume(acl_dir, tmp_path, reference, *extra)
 
 
 def test_resuming_a_finished_run_says_so_and_tests_its_best_checkpoint(reference, acl_dir, tmp_path):

@@ -58,8 +58,13 @@ def _direction(rnn: nn.RNNBase, kernels: dict, params: dict, layer: int, suffix:
     """One layer, one direction of `rnn`, run forward over x with that layer's and direction's parameters
     through a single-layer, single-direction kernel of the same cell type (cached in `kernels`)."""
     size = x.shape[-1]
-    if size not in kernels:  # its own parameters are never used: functional_call swaps all of them in
-        kernels[size] = type(rnn)(size, rnn.hidden_size, num_layers=1, batch_first=True, bias=rnn.bias)
+    if size not in kernels:
+        # Its own parameters are never used (functional_call swaps all of them in), so they are left
+        # uninitialized: built on the meta device, no draw from the global RNG, which the dropout masks
+        # come from (a kernel built at the first forward would otherwise shift the masks of every later
+        # step, and a resumed run, which builds it at another step, would not repeat the uninterrupted one).
+        meta = type(rnn)(size, rnn.hidden_size, num_layers=1, batch_first=True, bias=rnn.bias, device="meta")
+        kernels[size] = meta.to_empty(device=x.device)
     names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
     one = {f"{n}_l0": params[f"{n}_l{layer}{suffix}"] for n in names}
     out, _ = functional_call(kernels[size], one, (x,))
