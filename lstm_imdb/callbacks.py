@@ -89,7 +89,10 @@ class StopOnNonFiniteLoss(L.Callback):
     Checked without a host sync per step: each step only updates, on the loss's device, a record of the
     first non-finite loss (its epoch, step, batch and value). The host reads that record every
     `check_every_n_steps` steps and before every validation and end of epoch (so before any checkpoint is
-    written), which keeps a GPU from waiting on the host after each step.
+    written), which keeps a GPU from waiting on the host after each step. Under DDP the ranks' records
+    are gathered at each check (every rank checks at the same steps), so that all ranks stop together,
+    with the same message, when any one of them saw a non-finite loss: a rank that stopped alone would
+    leave the others waiting in their next collective.
     """
 
     def __init__(self, check_every_n_steps: int = 50):
@@ -100,9 +103,12 @@ class StopOnNonFiniteLoss(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is None:
-            return
-        loss = loss.detach().float().reshape(())
+        if loss is not None:
+            self._update(trainer, loss.detach().float().reshape(()), batch_idx)
+        if (batch_idx + 1) % self.check_every_n_steps == 0:
+            self.check(trainer, pl_module)
+
+    def _update(self, trainer, loss: torch.Tensor, batch_idx: int) -> None:
         if self._record is None:
             self._record = torch.zeros(5, device=loss.device)
         where = (1.0, trainer.current_epoch, trainer.global_step, batch_idx)
@@ -110,28 +116,36 @@ class StopOnNonFiniteLoss(L.Callback):
         now = torch.stack([torch.full((), float(v), device=loss.device) for v in where] + [loss])
         first_bad = (self._record[0] == 0) & ~torch.isfinite(loss)
         self._record = torch.where(first_bad, now, self._record)
-        if (batch_idx + 1) % self.check_every_n_steps == 0:
-            self.check()
 
     def on_validation_start(self, trainer, pl_module) -> None:
         if not trainer.sanity_checking:
-            self.check()
+            self.check(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.check()
+        self.check(trainer, pl_module)
 
-    def check(self) -> None:
-        """Raise FloatingPointError if a non-finite loss was recorded (one host sync)."""
-        if self._record is None:
+    def check(self, trainer, pl_module=None) -> None:
+        """Raise FloatingPointError if a non-finite loss was recorded on any rank (one host sync and,
+        under DDP, one gather of 5 numbers a rank)."""
+        world = getattr(trainer, "world_size", 1)
+        if world == 1 and self._record is None:
             return
-        found, epoch, step, batch, value = self._record.tolist()
-        if found:
-            self._record = None
-            raise FloatingPointError(
-                f"Training loss is {value} at epoch {int(epoch)}, step {int(step)} (batch {int(batch)}). "
-                "Try a lower model.optimizer.lr or trainer.gradient_clip_val=1.0; the last good checkpoint "
-                "is kept."
-            )
+        record = self._record
+        if record is None:  # this rank has no loss yet; the others may have
+            record = torch.zeros(5, device=pl_module.device if pl_module is not None else "cpu")
+        records = trainer.strategy.all_gather(record).reshape(-1, 5) if world > 1 else record.reshape(1, 5)
+        records = records.tolist()
+        bad = [rank for rank, r in enumerate(records) if r[0]]
+        if not bad:
+            return
+        self._record = None
+        found, epoch, step, batch, value = records[bad[0]]
+        where = f" on rank {bad[0]} of {world}" if world > 1 else ""
+        raise FloatingPointError(
+            f"Training loss is {value} at epoch {int(epoch)}, step {int(step)} (batch {int(batch)}){where}. "
+            "Try a lower model.optimizer.lr or trainer.gradient_clip_val=1.0; the last good checkpoint "
+            "is kept."
+        )
 
 
 class RNGState(L.Callback):
@@ -208,6 +222,10 @@ class ResumableModelCheckpoint(ModelCheckpoint):
     the best checkpoint of the whole run (the earlier folder is left as it was).
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._best_gone = False  # set on resume when the earlier best checkpoint no longer exists
+
     @property
     def state_key(self) -> str:
         # the same key as ModelCheckpoint's, so checkpoints written with either resume with either
@@ -215,11 +233,10 @@ class ResumableModelCheckpoint(ModelCheckpoint):
 
     def load_state_dict(self, state_dict: dict) -> None:
         old_dir = state_dict.get("dirpath")
-        if self.monitor is None or not old_dir or not self.dirpath or _same_path(old_dir, self.dirpath):
-            return super().load_state_dict(state_dict)
         best = state_dict.get("best_model_path") or ""
-        if not Path(best).is_file():
-            log.warning("The best checkpoint so far (%s) is gone: the best is chosen among new epochs", best)
+        if self.monitor is not None and best and not Path(best).is_file():
+            return self._forget_the_best(state_dict)
+        if self.monitor is None or not old_dir or not self.dirpath or _same_path(old_dir, self.dirpath):
             return super().load_state_dict(state_dict)
         new_best = str(Path(self.dirpath) / Path(best).name)
         _copy_atomic(best, new_best)
@@ -240,6 +257,39 @@ class ResumableModelCheckpoint(ModelCheckpoint):
                 "last_model_path": "",
             }
         )
+
+    def _forget_the_best(self, state_dict: dict) -> None:
+        """The earlier best checkpoint was deleted or moved: what would be tested, and `val/acc_best`,
+        could no longer be the same thing. Both start again from the epochs trained from now on."""
+        log.warning(
+            "The best checkpoint so far (%s, %s = %s) is gone (deleted or moved): the best checkpoint, the "
+            "one tested, and %s_best are chosen again among the epochs trained from now on. To keep the "
+            "earlier best, put it back and resume again.",
+            state_dict.get("best_model_path"),
+            self.monitor,
+            state_dict.get("best_model_score"),
+            self.monitor,
+        )
+        same_dir = _same_path(state_dict.get("dirpath") or "", self.dirpath or "")
+        super().load_state_dict(
+            {
+                **state_dict,
+                "dirpath": self.dirpath,
+                "best_model_path": "",
+                "best_model_score": None,
+                "kth_best_model_path": "",
+                "kth_value": self.kth_value,  # as a new callback has it
+                "best_k_models": {},
+                "last_model_path": state_dict.get("last_model_path", "") if same_dir else "",
+            }
+        )
+        self._best_gone = True
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # after the checkpoint was restored: the model's record of the best score goes with the checkpoint
+        if self._best_gone and hasattr(pl_module, "val_acc_best"):
+            pl_module.val_acc_best.reset()
+        self._best_gone = False
 
 
 def _same_path(a: str | Path, b: str | Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import lightning as L
 import torch
+
+from lstm_imdb.callbacks import StopOnNonFiniteLoss
 
 
 def run_module(
@@ -90,3 +93,37 @@ class SpoilBeforeValidation(L.Callback):
         if not trainer.sanity_checking:
             with torch.no_grad():
                 pl_module.net.head.bias.fill_(-100.0)
+
+
+class RecordValidationRows(L.Callback):
+    """Probe for DDP tests: each rank writes the rows of the validation reviews it scored in its last
+    validation to `<dirpath>/val_rows_rank<r>.json`."""
+
+    def __init__(self, dirpath: str):
+        self.dirpath, self.rows = Path(dirpath), []
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        self.rows = []
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        if not trainer.sanity_checking:
+            self.rows.extend(batch["index"].tolist())
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self.dirpath.mkdir(parents=True, exist_ok=True)
+            (self.dirpath / f"val_rows_rank{trainer.global_rank}.json").write_text(json.dumps(self.rows))
+
+
+class NonFiniteLossOnRank(StopOnNonFiniteLoss):
+    """Fault injection for DDP tests: the loss that rank `rank` reports at batch `batch` of the first
+    epoch is NaN (the other ranks' losses, and every gradient, stay finite)."""
+
+    def __init__(self, rank: int = 1, batch: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.rank, self.batch = rank, batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_rank == self.rank and trainer.current_epoch == 0 and batch_idx == self.batch:
+            outputs = {"loss": torch.tensor(float("nan"))}
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

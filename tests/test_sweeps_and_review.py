@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -96,8 +97,12 @@ def test_optuna_search_runs_two_trials(acl_dir, tmp_path):
         root=tmp_path,
     )
     assert len(job_dirs(sweep)) == 2
-    best = (sweep / "optimization_results.yaml").read_text()
-    assert "best_params" in best and "best_value" in best
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_params"]
+    # the search maximizes the figure that chose each tested checkpoint, the one summarize ranks by
+    df = summarize([sweep])
+    tested = [json.loads((job / "test_metrics.json").read_text())["val/acc_best"] for job in job_dirs(sweep)]
+    assert best["best_value"] == pytest.approx(max(tested)) == pytest.approx(df["val/acc_best"].iloc[0])
 
 
 def test_a_diverging_trial_is_reported_and_the_sweep_goes_on(acl_dir, tmp_path):
@@ -232,9 +237,30 @@ def test_optuna_workers_share_one_study_in_sqlite_without_losing_or_repeating_tr
         (["hydra/launcher=parallel"], lambda c: "JoblibLauncher" in c.hydra.launcher._target_),
         (
             ["hparams_search=optuna"],
-            lambda c: c.hydra.sweeper.sampler.seed == 1234 and c.hydra.sweeper.n_trials > 1,
+            lambda c: (
+                c.hydra.sweeper.sampler.seed == 1234
+                and c.hydra.sweeper.n_trials > 1
+                and c.optimized_metric == "val/acc_best"
+            ),
         ),
-        (["trainer=ddp"], lambda c: c.trainer.strategy == "ddp" and c.trainer.precision == "bf16-mixed"),
+        # sweeps rank runs by the figure that chose their tested checkpoints (summarize's default too)
+        (
+            [],
+            lambda c: (
+                c.optimized_metric
+                == "val/acc_best"
+                == inspect.signature(summarize).parameters["metric"].default
+            ),
+        ),
+        (["model=bilstm", "trainer.devices=2"], lambda c: c.trainer.use_distributed_sampler is False),
+        (
+            ["trainer=ddp"],
+            lambda c: (
+                c.trainer.strategy == "ddp"
+                and c.trainer.precision == "bf16-mixed"
+                and c.trainer.use_distributed_sampler is False
+            ),
+        ),
         (["trainer=gpu"], lambda c: c.trainer.accelerator == "gpu" and c.trainer.precision == "bf16-mixed"),
         (["logger=many"], lambda c: set(c.logger) == {"tensorboard", "csv"}),
         (["experiment=keras_tutorial"], lambda c: c.data.bucket is True and c.trainer.max_epochs == 5),

@@ -94,7 +94,7 @@ class BucketBatchSampler(Sampler[list[int]]):
     `batch_size * pool_batches` reviews; each pool is sorted by length and cut into batches, and the
     batches are shuffled, so that batch composition and order both change between epochs.
     Evaluation (shuffle=False): all reviews sorted by length, longest first, for the least padding.
-    Under DDP (`trainer=ddp` turns Lightning's own sampler injection off), training: every rank builds
+    Under DDP (the trainer config turns Lightning's own sampler injection off), training: every rank builds
     the same batches (same seed and epoch) and takes every `num_replicas`-th one, each rank the same
     number. Evaluation: every rank takes every `num_replicas`-th review of the sorted order, so each review
     is scored exactly once, none repeated or left out (ranks differ by at most one review).
