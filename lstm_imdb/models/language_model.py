@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from torchmetrics import MeanMetric
+from torchmetrics import Metric
 
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.models.encoder import CELLS, locked_dropout
@@ -54,6 +54,29 @@ def validate_lm_options(hp: dict) -> None:
         )
     if problems:
         raise ValueError("Invalid language-model config:\n  " + "\n  ".join(problems))
+
+
+class WeightedMean(Metric):
+    """sum(value * weight) / sum(weight) over an epoch, summed across ranks before the division.
+    (torchmetrics' MeanMetric checks every update for NaN, dropping them, or ignores the weights when the
+    check is off; a NaN loss should show in the figure, and `[UNK]` targets are left out by weight.)"""
+
+    full_state_update = False
+
+    def __init__(self):
+        super().__init__()
+        self.add_state("total", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("weight", torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, value: torch.Tensor, weight: torch.Tensor | float = 1.0) -> None:
+        weight = torch.broadcast_to(
+            torch.as_tensor(weight, dtype=value.dtype, device=value.device), value.shape
+        )
+        self.total += (value * weight).sum()
+        self.weight += weight.sum()
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.weight
 
 
 class LanguageModel(L.LightningModule):
@@ -92,7 +115,7 @@ class LanguageModel(L.LightningModule):
         # negative log-likelihood per predicted word, summed over an epoch (and across ranks)
         self.nll = nn.ModuleDict(
             {
-                f"{stage}_{name}": MeanMetric()
+                f"{stage}_{name}": WeightedMean()
                 for stage in ("train", "val")
                 for name in ("all", "known", "forward", "backward")
             }
@@ -140,12 +163,12 @@ class LanguageModel(L.LightningModule):
         parts = self.token_nll(batch["input_ids"])
         loss = sum(nll.mean() for nll, _ in parts) / len(parts)
         every = torch.cat([nll.detach() for nll, _ in parts])
-        targets = torch.cat([t for _, t in parts])
-        values = {"all": every, "known": every[targets != UNK_ID]}
-        values.update(zip(("forward", "backward"), (nll.detach() for nll, _ in parts), strict=False))
-        for name, value in values.items():
+        known = torch.cat([t != UNK_ID for _, t in parts]).to(every.dtype)  # a weight, not a mask: no sync
+        values = {"all": (every, 1.0), "known": (every, known)}
+        values.update(zip(("forward", "backward"), ((nll.detach(), 1.0) for nll, _ in parts), strict=False))
+        for name, (value, weight) in values.items():
             metric = self.nll[f"{stage}_{name}"]
-            metric.update(value)
+            metric.update(value, weight)
             # a Metric object: Lightning computes it (synced across ranks) at the epoch's end, then resets it
             key = f"{stage}/loss" if name == "all" else f"{stage}/loss_{name}"
             self.log(key, metric, on_step=False, on_epoch=True, prog_bar=name == "all")
