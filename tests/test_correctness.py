@@ -71,7 +71,8 @@ def test_bucketed_batches_reshuffle_every_epoch_and_a_resumed_run_draws_the_same
 def test_a_resumed_run_tests_the_best_checkpoint_of_the_whole_run(acl_dir, tmp_path):
     """Run A trains 2 epochs and is stopped; run B resumes it from last.ckpt for 2 more epochs whose
     weights are spoiled before every validation (helpers.SpoilBeforeValidation), so the best epoch is one
-    before the stop. B must test A's best checkpoint, and remember A's best val/acc."""
+    before the stop. B must test A's best checkpoint, and remember A's best val/acc. If A's best
+    checkpoint is gone, the resumed run says so and reports what it tests."""
     run_a, run_b = tmp_path / "logs" / "a", tmp_path / "logs" / "b"
     run_module(
         "lstm_imdb.train", *tiny_train_overrides(acl_dir, run_a, "trainer.max_epochs=2"), root=tmp_path
@@ -100,20 +101,15 @@ def test_a_resumed_run_tests_the_best_checkpoint_of_the_whole_run(acl_dir, tmp_p
     assert b["val/acc_best"] == pytest.approx(max(before))
     assert (run_a / "checkpoints" / "best.ckpt").is_file()  # the earlier folder is left as it was
 
-
-def test_a_resume_whose_best_checkpoint_is_gone_says_so_and_reports_what_it_tests(acl_dir, tmp_path):
-    """As above, but A's best.ckpt was deleted before B resumes: B warns, and both its tested checkpoint
-    and its val/acc_best come from the epochs B trained (not a figure of a checkpoint that is gone)."""
-    run_a, run_b = tmp_path / "logs" / "a", tmp_path / "logs" / "b"
-    run_module(
-        "lstm_imdb.train", *tiny_train_overrides(acl_dir, run_a, "trainer.max_epochs=2"), root=tmp_path
-    )
+    # Run C resumes A as B did, but A's best.ckpt was deleted first: C warns, and both its tested
+    # checkpoint and its val/acc_best come from the epochs C trained (not from a checkpoint that is gone).
+    run_c = tmp_path / "logs" / "c"
     (run_a / "checkpoints" / "best.ckpt").unlink()
     proc = run_module(
         "lstm_imdb.train",
         *tiny_train_overrides(
             acl_dir,
-            run_b,
+            run_c,
             "trainer.max_epochs=4",
             f"ckpt_path={run_a / 'checkpoints' / 'last.ckpt'}",
             "+callbacks.spoil._target_=helpers.SpoilBeforeValidation",
@@ -121,14 +117,13 @@ def test_a_resume_whose_best_checkpoint_is_gone_says_so_and_reports_what_it_test
         root=tmp_path,
     )
     assert "is gone (deleted or moved)" in proc.stdout + proc.stderr
-    history = json.loads((run_b / "history.json").read_text())
-    before, after = [r["val/acc"] for r in history[:2]], [r["val/acc"] for r in history[2:]]
-    assert max(after) < max(before)
-    b = json.loads((run_b / "test_metrics.json").read_text())
-    assert b["best_checkpoint"] == str(run_b / "checkpoints" / "best.ckpt")
-    tested = torch.load(b["best_checkpoint"], map_location="cpu", weights_only=True)
-    assert tested["epoch"] == 2 + int(np.argmax(after))
-    assert b["val/acc_best"] == pytest.approx(max(after))  # describes what was tested
+    after_c = [r["val/acc"] for r in json.loads((run_c / "history.json").read_text())[2:]]
+    c = json.loads((run_c / "test_metrics.json").read_text())
+    assert c["best_checkpoint"] == str(run_c / "checkpoints" / "best.ckpt")
+    tested = torch.load(c["best_checkpoint"], map_location="cpu", weights_only=True)
+    assert tested["epoch"] == 2 + int(np.argmax(after_c))
+    assert c["val/acc_best"] == pytest.approx(max(after_c))  # describes what was tested
+    assert max(after_c) < max(before)
 
 
 # ------------------------------------------------------------------ scores do not depend on the batch

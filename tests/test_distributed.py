@@ -56,6 +56,8 @@ def test_two_processes_score_every_review_once_and_match_one_process(acl_dir, tm
     assert logged["time/epoch_s"] > 0 and logged["time/to_first_batch_s"] > 0
     assert 0.5 * logged["time/fit_s"] <= spent <= logged["time/fit_s"]
     assert not list(run.glob("**/test_metrics.json"))[1:]  # written once, by rank 0
+    if "trainer=ddp" in config:
+        return  # the same evaluation of a checkpoint as below: once is enough
 
     single = tmp_path / "single"
     run_module(

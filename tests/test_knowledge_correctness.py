@@ -58,7 +58,7 @@ print(hashlib.sha256(matrix.tobytes()).hexdigest())
 
 def test_embedding_matrix_is_bit_identical_across_processes():
     digests = set()
-    for hashseed in ("1", "2", "3"):
+    for hashseed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
         out = subprocess.run(
             [sys.executable, "-c", _MATRIX_IN_A_PROCESS], env=env, capture_output=True, text=True, check=True
@@ -86,7 +86,7 @@ def test_two_runs_with_word_vectors_give_identical_metrics(acl_dir, tmp_path):
         run_module(
             "lstm_imdb.train",
             *tiny_train_overrides(
-                acl_dir, run, "trainer.max_epochs=2", f"model.vectors={path}", "logger=csv"
+                acl_dir, run, "trainer.max_epochs=1", f"model.vectors={path}", "logger=csv"
             ),
             root=tmp_path,
         )

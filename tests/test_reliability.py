@@ -84,16 +84,16 @@ def test_same_config_and_seed_give_identical_results(reference, acl_dir, tmp_pat
     assert env["data"]["source"] == "acl" and len(env["data"]["train"]) == 64
 
 
-def _kill_and_resume(acl_dir, tmp_path, reference: Path, *extra: str) -> None:
-    """Kill a run after 2 of its 6 epochs, resume it from last.ckpt: the same losses and test figures as
-    the uninterrupted `reference` run."""
+def _kill_and_resume(acl_dir, tmp_path, reference: Path, *extra: str, epochs: int = 6) -> None:
+    """Kill a run after 2 of its `epochs` epochs, resume it from last.ckpt: the same losses and test
+    figures as the uninterrupted `reference` run."""
     killed_dir = tmp_path / "logs" / "train" / "runs" / "killed"
     proc = start_run(tmp_path, acl_dir, killed_dir, *extra)
     wait_for_epochs(proc, killed_dir, 2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     done = len(json.loads((killed_dir / "history.json").read_text()))
-    assert done < 6, "the run finished before it could be killed"
+    assert done < epochs, "the run finished before it could be killed"
 
     resumed_dir = tmp_path / "logs" / "train" / "runs" / "resumed"
     run_module(
@@ -105,7 +105,7 @@ def _kill_and_resume(acl_dir, tmp_path, reference: Path, *extra: str) -> None:
         root=tmp_path,
     )
     history = json.loads((resumed_dir / "history.json").read_text())
-    assert [r["epoch"] for r in history] == list(range(6))  # the planned epochs, earlier ones kept
+    assert [r["epoch"] for r in history] == list(range(epochs))  # the planned epochs, earlier ones kept
     ref_history = json.loads((reference / "history.json").read_text())
     assert [r["train/loss"] for r in history] == pytest.approx(
         [r["train/loss"] for r in ref_history], abs=1e-6
@@ -124,13 +124,13 @@ def test_killed_bidirectional_run_resumes_to_the_same_result(acl_dir, tmp_path):
     """A bidirectional model runs each direction through a kernel of its own, built at its first forward:
     building it must not draw from the RNG that the dropout masks come from (without a sanity check,
     that first forward is the first training step of each process)."""
-    extra = ("model=bilstm", "trainer.num_sanity_val_steps=0")
+    extra = ("model=bilstm", "trainer.num_sanity_val_steps=0", "trainer.max_epochs=4")
     (tmp_path / "ref").mkdir()
     reference = tmp_path / "ref" / "logs" / "train" / "runs" / "reference"
     run_module(
         "lstm_imdb.train", *tiny_train_overrides(acl_dir, reference), *STEADY, *extra, root=tmp_path / "ref"
     )
-    _kill_and_resume(acl_dir, tmp_path, reference, *extra)
+    _kill_and_resume(acl_dir, tmp_path, reference, *extra, epochs=4)
 
 
 def test_resuming_a_finished_run_says_so_and_tests_its_best_checkpoint(reference, acl_dir, tmp_path):
