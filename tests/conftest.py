@@ -21,7 +21,7 @@ E2E_SIGNS = (
     "Trainer(",
     "nbclient",
 )
-E2E_FIXTURES = {"trained"}
+E2E_FIXTURES = {"trained", "reference"}  # fixtures that run training
 
 
 def pytest_collection_modifyitems(config, items):
