@@ -44,7 +44,7 @@ tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir logs --host 127.0.0.1 --port 6006
 
 bench: $(STAMP)
-	$(PY) -m lstm_imdb.bench $(BENCH_ARGS)
+	$(PY) -m lstm_imdb.tools.bench $(BENCH_ARGS)
 
 # The same bench plus the seed's Keras code (benchmarks/keras_tutorial.py), timed in the same session.
 # TensorFlow lives in its own venv, never in the project's.
@@ -55,7 +55,7 @@ $(KERAS_VENV)/.installed:
 	touch $@
 
 bench-keras: $(STAMP) $(KERAS_VENV)/.installed
-	$(PY) -m lstm_imdb.bench --keras-python $(KERAS_VENV)/bin/python $(BENCH_ARGS)
+	$(PY) -m lstm_imdb.tools.bench --keras-python $(KERAS_VENV)/bin/python $(BENCH_ARGS)
 
 # notebooks are stored without outputs (`nbstripout --install` strips them on every commit)
 strip-notebooks: $(STAMP)

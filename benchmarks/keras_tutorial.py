@@ -5,7 +5,7 @@ Runs with TensorFlow/Keras in its own environment (not this project's):
 
     .venv-keras/bin/python benchmarks/keras_tutorial.py --data DIR --out keras.json
 
-DIR holds train.csv and test.csv (columns text,label), written by `python -m lstm_imdb.bench --keras-python`
+DIR holds train.csv and test.csv (columns text,label), written by `python -m lstm_imdb.tools.bench --keras-python`
 from this project's IMDB splits, so both sides see the same reviews. The model and training are the
 tutorial's: Keras Tokenizer(num_words=5000) fitted on the training reviews, sequences padded and truncated
 to 300 (Keras's default: at the front), Embedding(5000, 10) -> LSTM(128, dropout 0.25, recurrent dropout

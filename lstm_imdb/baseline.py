@@ -14,64 +14,18 @@ import logging
 import time
 from pathlib import Path
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
+from lstm_imdb.cli import entry
 from lstm_imdb.data import load_imdb
 from lstm_imdb.data.split import rows_seen_in, validation_split
-from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.report import finish_run, split_metrics
-from lstm_imdb.runtime import environment, write_json
+from lstm_imdb.models.tfidf import fit_model
+from lstm_imdb.runs.folder import ENVIRONMENT, write_json
+from lstm_imdb.runs.provenance import environment
+from lstm_imdb.runs.report import finish_run, split_metrics
 
 log = logging.getLogger(__name__)
-
-
-def clean(text: str) -> str:
-    return text.replace("<br />", " ").replace("<br/>", " ")
-
-
-class NBWeighting:
-    """Scales each feature by its log-count ratio between the classes (fitted on the training rows)."""
-
-    def __init__(self, alpha: float = 1.0):
-        self.alpha = alpha
-        self.r = None
-
-    def fit(self, X, y):
-        p = self.alpha + X[y == 1].sum(0)
-        q = self.alpha + X[y == 0].sum(0)
-        self.r = np.asarray(np.log((p / p.sum()) / (q / q.sum()))).ravel()
-        return self
-
-    def transform(self, X):
-        return X @ sparse.diags(self.r)
-
-
-def fit_model(cfg: DictConfig, texts, labels, C: float):
-    vec = TfidfVectorizer(
-        ngram_range=tuple(cfg.ngram_range),
-        min_df=cfg.min_df,
-        max_df=cfg.max_df,
-        sublinear_tf=True,
-        preprocessor=lambda t: clean(t).lower(),
-        max_features=cfg.max_features,
-        dtype=np.float32,
-    )
-    X = vec.fit_transform(texts)
-    nb = NBWeighting().fit(X, labels) if cfg.nb_weighting else None
-    if nb is not None:
-        X = nb.transform(X)
-    clf = LogisticRegression(C=C, max_iter=cfg.max_iter, solver="liblinear").fit(X, labels)
-
-    def predict(new_texts):
-        Z = vec.transform(new_texts)
-        return clf.predict_proba(nb.transform(Z) if nb is not None else Z)[:, 1]
-
-    return predict, X.shape[1]
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -100,7 +54,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             predictions[name] = (probs, y)
             metrics.update(split_metrics(name, probs, y))
     seen = {"test": rows_seen_in(ds["test"]["text"], texts)} if "test" in predictions else {}
-    write_json(Path(cfg.paths.output_dir) / "environment.json", environment())
+    write_json(Path(cfg.paths.output_dir) / ENVIRONMENT, environment())
     log.info(
         "C=%g (by validation accuracy), %d features, refit on all train in %.1f s", best_C, n_features, fit_s
     )
@@ -120,7 +74,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="baseline")
+@entry("baseline")
 def main(cfg: DictConfig) -> float:
     return run(cfg)["val/acc"]
 

@@ -2,6 +2,8 @@
 rotten_tomatoes, and write the same report as training.
 
 python -m lstm_imdb.evaluate ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
+python -m lstm_imdb.evaluate ckpt_path=logs/train/runs/<run>                   # a run folder: its best.ckpt
+python -m lstm_imdb.evaluate ckpt_path=logs/train/multiruns/<sweep>            # a sweep: the ensemble of its runs
 python -m lstm_imdb.evaluate ckpt_path=... data.source=acl data.acl_dir=/path/to/aclImdb
 
 The validation score is the one to choose between models and ensembles with: it is computed on the same
@@ -11,27 +13,20 @@ each checkpoint), and never used for training them.
 
 from __future__ import annotations
 
-import logging
-import sys
-from pathlib import Path
-
-import hydra
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from lstm_imdb.checkpoint import CheckpointError, load_checkpoint, load_ensemble
+from lstm_imdb.cli import entry
 from lstm_imdb.data.datamodule import IMDBDataModule
-from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.report import finish_run
-from lstm_imdb.runtime import instantiate_group, tensorboard_writer
-
-log = logging.getLogger(__name__)
+from lstm_imdb.inference.checkpoint import load_model
+from lstm_imdb.runs.report import finish_run
+from lstm_imdb.training.setup import instantiate_group, tensorboard_writer
 
 
-def evaluate(cfg: DictConfig) -> dict[str, float]:
-    paths = list(cfg.ckpt_path) if OmegaConf.is_list(cfg.ckpt_path) else [cfg.ckpt_path]
-    loaded = load_ensemble(paths) if len(paths) > 1 else load_checkpoint(paths[0])
+@entry("evaluate")
+def main(cfg: DictConfig) -> dict[str, float]:
+    loaded, paths = load_model(cfg.ckpt_path)
     overrides = {k: v for k, v in cfg.data.items() if v is not None}
     # the data encoded with the checkpoint's vocabulary, as the model expects, whatever the data
     datamodule = IMDBDataModule(**{**loaded.data_hparams, **overrides}, tokenizer=loaded.tokenizer)
@@ -43,7 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     for results in trainer.test(loaded.model, datamodule=datamodule):
         metrics.update({k: float(v) for k, v in results.items()})
     return finish_run(
-        Path(cfg.paths.output_dir),
+        cfg.paths.output_dir,
         metrics,
         loaded.model.test_predictions,
         datamodule.seen_in_train,
@@ -51,15 +46,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         tb_writer=tensorboard_writer(loggers),
         extra={"checkpoints": [str(p) for p in paths]},
     )
-
-
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    try:
-        evaluate(cfg)
-    except CheckpointError as err:
-        log.error("%s", err)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from lstm_imdb.callbacks import StopOnNonFiniteLoss
+from lstm_imdb.training.callbacks import StopOnNonFiniteLoss
 
 
 def run_module(

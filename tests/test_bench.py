@@ -1,4 +1,4 @@
-"""`python -m lstm_imdb.bench --quick` on tiny data: every figure of the table is produced."""
+"""`python -m lstm_imdb.tools.bench --quick` on tiny data: every figure of the table is produced."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from helpers import run_module
 def test_bench_quick_prints_and_writes_every_figure(acl_dir, tmp_path):
     out = tmp_path / "bench.json"
     proc = run_module(
-        "lstm_imdb.bench",
+        "lstm_imdb.tools.bench",
         "--quick",
         "--source",
         "acl",

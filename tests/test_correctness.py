@@ -14,12 +14,12 @@ from torchmetrics.classification import BinaryAccuracy
 
 from lstm_imdb.data import IMDBDataModule
 from lstm_imdb.data.batching import PadCollate
-from lstm_imdb.decision import THRESHOLD, predicted_labels
 from lstm_imdb.models import SentimentClassifier
 from lstm_imdb.models.encoder import RNNEncoder
 from lstm_imdb.models.ngram import NgramBag
 from lstm_imdb.models.regularization import word_dropout
-from lstm_imdb.report import deduplicated_metrics, split_metrics
+from lstm_imdb.runs.report import deduplicated_metrics, split_metrics
+from lstm_imdb.utils.decision import THRESHOLD, predicted_labels
 
 
 # ------------------------------------------------------------------ bucketed batches reshuffle
@@ -157,8 +157,8 @@ def test_a_review_scores_the_same_alone_and_beside_long_reviews(options):
 
 
 def test_predict_scores_a_review_the_same_in_any_file_and_as_evaluated_unbucketed(trained):
-    from lstm_imdb.checkpoint import load_checkpoint
-    from lstm_imdb.predict import Predictor
+    from lstm_imdb.inference.checkpoint import load_checkpoint
+    from lstm_imdb.inference.predictor import Predictor
 
     _, run_dir, _ = trained
     loaded = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")

@@ -23,7 +23,7 @@ import pytest
 from helpers import run_module, tiny_train_overrides
 from hydra import compose, initialize_config_dir
 
-from lstm_imdb.paths import CONFIG_DIR
+from lstm_imdb.utils.paths import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

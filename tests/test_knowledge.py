@@ -256,14 +256,14 @@ def test_pretrain_then_fine_tune_from_it_with_vectors_and_adversarial(acl_dir, t
     assert "train/adv_loss" in json.loads((run / "history.json").read_text())[0]
 
     # the fine-tuned checkpoint stands alone: it loads (to evaluate, predict) when the LM is gone
-    from lstm_imdb.checkpoint import load_checkpoint
+    from lstm_imdb.inference.checkpoint import load_checkpoint
 
     Path(best).rename(tmp_path / "moved.ckpt")
     assert load_checkpoint(run / "checkpoints" / "best.ckpt").model.hparams.init_from is None
     Path(tmp_path / "moved.ckpt").rename(best)
 
     # a classifier's checkpoint is not a language model
-    from lstm_imdb.checkpoint import CheckpointError
+    from lstm_imdb.utils.checkpoint_file import CheckpointError
 
     with pytest.raises(CheckpointError, match="not a language-model checkpoint"):
         init_from_language_model(

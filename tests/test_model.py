@@ -183,7 +183,7 @@ def test_word_dropout_replaces_real_tokens_by_unknown_only_while_training():
 
 
 def test_fast_precision_is_bf16_only_where_the_chip_computes_it(monkeypatch):
-    from lstm_imdb.precision import fast_precision
+    from lstm_imdb.training.precision import fast_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)

@@ -11,8 +11,9 @@ import pytest
 import torch
 from helpers import run_module
 
-from lstm_imdb.checkpoint import load_checkpoint
-from lstm_imdb.predict import Predictor, take_text_arguments
+from lstm_imdb.inference.checkpoint import load_checkpoint
+from lstm_imdb.inference.formats import take_text_arguments
+from lstm_imdb.inference.predictor import Predictor
 
 HARD = [
     "A wonderful, moving film.",
@@ -122,7 +123,7 @@ def test_an_ensemble_with_another_vocabulary_is_refused_naming_it(ckpt, tmp_path
 
 def test_rows_are_read_scored_and_written_a_chunk_at_a_time(ckpt):
     """Bounded memory: no more than one chunk is read ahead of what has been written."""
-    from lstm_imdb.predict import stream_predictions
+    from lstm_imdb.inference.predictor import stream_predictions
 
     predictor = Predictor(load_checkpoint(ckpt))
     state = {"read": 0, "max_ahead": 0}

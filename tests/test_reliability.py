@@ -16,10 +16,11 @@ import pytest
 import torch
 from helpers import run_module, tiny_train_overrides
 
-from lstm_imdb.callbacks import StopOnNonFiniteLoss
-from lstm_imdb.checkpoint import CheckpointError, load_checkpoint
 from lstm_imdb.data import IMDBDataModule
+from lstm_imdb.inference.checkpoint import load_checkpoint
 from lstm_imdb.models import SentimentClassifier
+from lstm_imdb.training.callbacks import StopOnNonFiniteLoss
+from lstm_imdb.utils.checkpoint_file import CheckpointError
 
 # Deterministic, no early stopping, enough steps per epoch to be killed in the middle of one.
 STEADY = [

@@ -1,4 +1,4 @@
-"""`python -m lstm_imdb.results`: docs generated from run records (tiny records in the layout runs write)."""
+"""`python -m lstm_imdb.tools.results`: docs generated from run records (tiny records in the layout runs write)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from helpers import run_module, tiny_train_overrides
 from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lstm_imdb.paths import CONFIG_DIR
-from lstm_imdb.summarize import summarize
+from lstm_imdb.runs.summary import summarize
+from lstm_imdb.utils.paths import CONFIG_DIR
 
 FAST = ["trainer.max_epochs=2"]
 

@@ -28,7 +28,7 @@ from lstm_imdb.data.imdb import IMDBData, open_imdb
 from lstm_imdb.data.sources import SOURCES
 from lstm_imdb.data.split import rows_seen_in, validation_split
 from lstm_imdb.data.tokens import TokenizedSplit, build_token_cache, token_cache_dir
-from lstm_imdb.paths import default_data_dir
+from lstm_imdb.utils.paths import default_data_dir
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from datasets import DatasetDict, load_from_disk
 
 from lstm_imdb.data import sources
 from lstm_imdb.data.cache import MANIFEST, entry_lock, is_complete, load_or_build, read_manifest
-from lstm_imdb.paths import default_data_dir
+from lstm_imdb.utils.paths import default_data_dir
 
 log = logging.getLogger(__name__)
 

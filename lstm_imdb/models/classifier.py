@@ -13,23 +13,19 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn as nn
-from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import get_class
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
-from lstm_imdb.decision import THRESHOLD
 from lstm_imdb.models.adversarial import adversarial_perturbation
 from lstm_imdb.models.encoder import RNNEncoder
+from lstm_imdb.models.optim import build_optimizers, plain
 from lstm_imdb.models.pretrained import init_from_language_model, init_from_vectors
+from lstm_imdb.utils.decision import THRESHOLD
 
 # The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
 TEST_SPLITS = ("test", "rotten_tomatoes")
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
-
-
-def _plain(cfg):
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
 
 
 def _check_target(key: str, cfg: dict | None, base: type) -> None:
@@ -117,8 +113,8 @@ class SentimentClassifier(L.LightningModule):
             )
         if freeze_embedding:
             self.net.embedding.weight.requires_grad_(False)
-        optimizer = _plain(optimizer) or dict(DEFAULT_OPTIMIZER)
-        scheduler = _plain(scheduler) or None  # model/scheduler=none composes to {}
+        optimizer = plain(optimizer) or dict(DEFAULT_OPTIMIZER)
+        scheduler = plain(scheduler) or None  # model/scheduler=none composes to {}
         _check_target("model.optimizer", optimizer, torch.optim.Optimizer)
         _check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
         lr = optimizer.get("lr", 1.0)
@@ -318,21 +314,11 @@ class SentimentClassifier(L.LightningModule):
         return [{"params": lower, "lr": lr * scale}, {"params": rest, "lr": lr}]
 
     def configure_optimizers(self):
-        groups = self._param_groups()
-        # partial: Hydra would turn the groups (dicts) into configs
-        optimizer = instantiate(self.hparams.optimizer, _partial_=True)(params=groups)
-        if not self.hparams.scheduler:
-            return optimizer
-        cfg = dict(self.hparams.scheduler)
-        if len(groups) > 1 and "max_lr" in cfg:  # e.g. OneCycleLR: each group peaks at its own rate
-            cfg["max_lr"] = [cfg["max_lr"] * g["lr"] / groups[-1]["lr"] for g in groups]
-        # a scheduler config may say when it steps (`interval: step`) and what it watches (`monitor`)
-        interval = cfg.pop("interval", self.hparams.scheduler_interval)
-        monitor = cfg.pop("monitor", self.hparams.scheduler_monitor)
-        if cfg.get("total_steps") == "auto":  # e.g. OneCycleLR: every optimizer step of the planned run
-            cfg["total_steps"] = int(self.trainer.estimated_stepping_batches)
-        scheduler = instantiate(cfg, optimizer=optimizer, _convert_="all")  # max_lr may be a list
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": monitor, "interval": interval},
-        }
+        return build_optimizers(
+            self._param_groups(),
+            self.hparams.optimizer,
+            self.hparams.scheduler,
+            lambda: self.trainer.estimated_stepping_batches,
+            interval=self.hparams.scheduler_interval,
+            monitor=self.hparams.scheduler_monitor,
+        )

@@ -9,7 +9,7 @@ predicts token t-1 (one layer only: a second layer would mix the directions, and
 it predicts). AWD-LSTM's regularization (Merity et al. 2018): embedding dropout, weight drop on the
 hidden-to-hidden matrices, locked dropout on the outputs. The softmax over the vocabulary is adaptive
 (Grave et al. 2017; `nn.AdaptiveLogSoftmaxWithLoss`): frequent words get the full hidden size, rare ones
-a projection, so a 20k-word softmax costs about a tenth of a full one on these sizes.
+a projection, so a large vocabulary's softmax costs a fraction of a full one.
 """
 
 from __future__ import annotations
@@ -17,19 +17,14 @@ from __future__ import annotations
 import lightning as L
 import torch
 import torch.nn as nn
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 from torchmetrics import Metric
 
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.models.encoder import CELLS, locked_dropout
+from lstm_imdb.models.optim import build_optimizers, plain
 from lstm_imdb.models.pretrained import LM_KIND, init_from_vectors
 from lstm_imdb.models.recurrence import real_tokens_first, recurrent_params, run_padding_free
 from lstm_imdb.models.regularization import init_keras_
-
-
-def _plain(cfg):
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
 
 
 def validate_lm_options(hp: dict) -> None:
@@ -99,7 +94,7 @@ class LanguageModel(L.LightningModule):
     ):
         super().__init__()
         cutoffs = [int(c) for c in cutoffs]
-        optimizer, scheduler = _plain(optimizer), _plain(scheduler)  # checkpoints load with weights_only
+        optimizer, scheduler = plain(optimizer), plain(scheduler)  # checkpoints load with weights_only
         validate_lm_options(dict(locals()))
         self.save_hyperparameters()  # the arguments as they are now
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
@@ -193,12 +188,9 @@ class LanguageModel(L.LightningModule):
 
     def configure_optimizers(self):
         default = {"_target_": "torch.optim.AdamW", "lr": 3e-3}
-        optimizer = instantiate(self.hparams.optimizer or default, params=self.parameters())
-        if not self.hparams.scheduler:
-            return optimizer
-        cfg = dict(self.hparams.scheduler)
-        interval = cfg.pop("interval", "epoch")
-        if cfg.get("total_steps") == "auto":
-            cfg["total_steps"] = int(self.trainer.estimated_stepping_batches)
-        scheduler = instantiate(cfg, optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+        return build_optimizers(
+            list(self.parameters()),
+            self.hparams.optimizer or default,
+            self.hparams.scheduler,
+            lambda: self.trainer.estimated_stepping_batches,
+        )

@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.data.vectors import embedding_matrix, load_vectors
+from lstm_imdb.utils.checkpoint_file import CheckpointError, read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ def init_from_vectors(embedding: nn.Embedding, vocab: dict[str, int], name: str,
 def read_language_model(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, int], dict]:
     """(the encoder's weights: `embedding.*` and `rnn.*`, the LM's vocabulary, its hyperparameters) from
     a `python -m lstm_imdb.pretrain` checkpoint."""
-    from lstm_imdb.checkpoint import CheckpointError, read_checkpoint  # (it imports the classifier)
-
     ckpt = read_checkpoint(path)
     if ckpt.get("kind") != LM_KIND or "vocab" not in ckpt:
         raise CheckpointError(

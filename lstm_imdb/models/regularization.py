@@ -23,8 +23,8 @@ def init_keras_(embedding: nn.Embedding, rnn: nn.RNNBase, head: nn.Linear | None
     """Keras's defaults: embeddings U(-0.05, 0.05); input kernels Glorot-uniform and recurrent kernels
     orthogonal (each over the whole [gates * hidden, in] matrix, as Keras does); biases zero, except the
     LSTM forget gate at 1 (Keras's unit_forget_bias; PyTorch has two biases, so only b_ih gets the 1);
-    the head Glorot-uniform with zero bias. With the tutorial model this took test accuracy from about 70 %
-    (PyTorch's default init) to about 84 %."""
+    the head Glorot-uniform with zero bias. The tutorial model learns much less from PyTorch's default
+    init (docs/design.md)."""
     nn.init.uniform_(embedding.weight, -0.05, 0.05)
     if embedding.padding_idx is not None:
         embedding.weight[embedding.padding_idx].zero_()

@@ -3,8 +3,8 @@ hardware at hand.
 
 bf16-mixed (weights, optimizer and loss in fp32; matmuls and the LSTM in bf16) where the chip computes
 bf16 natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16 or AMX, where oneDNN's bf16 LSTM runs a
-training step of the tutorial model about 1.6x faster than fp32 (`make bench` measures it). Elsewhere
-bf16 is emulated and slower than fp32, so 32-true. `trainer.precision=32-true` forces exact fp32.
+training step faster than fp32 (docs/performance.md has `make bench`'s measurement). Elsewhere bf16 is
+emulated and slower than fp32, so 32-true. `trainer.precision=32-true` forces exact fp32.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ glibc serves allocations above its mmap threshold (at most 32 MB by its dynamic 
 calls and gives them back with `munmap` when freed. A training step of the tutorial model allocates
 tensors above that size (a 128 x 300 x 512 gate buffer is 78 MB) and frees them again, so every step
 maps, page-faults and unmaps them anew. Raising the mmap and trim thresholds to 1 GiB keeps such blocks
-in the heap for reuse. It is done once, when `lstm_imdb` is imported, so every entry point (train,
-evaluate, predict, bench, sweeps, notebooks) gets it; `LSTM_IMDB_MALLOC=system` leaves malloc as it is
+in the heap for reuse. It is done once, by `lstm_imdb.cli.startup()`, which every entry point (train,
+evaluate, predict, bench, sweeps) and the notebooks call first; `LSTM_IMDB_MALLOC=system` leaves malloc as it is
 (the bench uses that to show the difference). Elsewhere than glibc this does nothing.
 """
 

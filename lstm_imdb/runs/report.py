@@ -7,13 +7,10 @@ import json
 import logging
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from lightning.pytorch.utilities import rank_zero_only  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from lightning.pytorch.utilities import rank_zero_only
+from sklearn.metrics import (
     ConfusionMatrixDisplay,
     RocCurveDisplay,
     accuracy_score,
@@ -23,7 +20,8 @@ from sklearn.metrics import (  # noqa: E402
     roc_auc_score,
 )
 
-from lstm_imdb.decision import LABELS, predicted_labels  # noqa: E402
+from lstm_imdb.runs.folder import REPORT, TEST_METRICS
+from lstm_imdb.utils.decision import LABELS, predicted_labels
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +117,10 @@ def write_report(
 ) -> Path:
     """Write the report files into `out_dir` (metrics JSON at its top, the rest in `report/`)."""
     out_dir = Path(out_dir)
-    report_dir = out_dir / "report"
+    report_dir = out_dir / REPORT
     report_dir.mkdir(parents=True, exist_ok=True)
     payload = {k: float(v) for k, v in sorted(metrics.items())}
-    (out_dir / "test_metrics.json").write_text(json.dumps({**payload, **(extra or {})}, indent=2))
+    (out_dir / TEST_METRICS).write_text(json.dumps({**payload, **(extra or {})}, indent=2))
 
     texts = []
     for name, (probs, labels) in predictions.items():
@@ -146,7 +144,7 @@ def write_report(
         if tb_writer is not None:
             tb_writer.add_figure(f"report/{name}", fig)
         plt.close(fig)
-    return out_dir / "test_metrics.json"
+    return out_dir / TEST_METRICS
 
 
 def finish_run(

@@ -1,7 +1,7 @@
 """Benchmark of the tutorial model (embedding 10, LSTM 128, batch 128, 5,000 words, 300 tokens).
 
-    python -m lstm_imdb.bench                 # full data, a table of figures (a few minutes on 2 cores)
-    python -m lstm_imdb.bench --quick --source acl --acl-dir tests/aclImdb   # smoke test on tiny data
+    python -m lstm_imdb.tools.bench                 # full data, a table of figures (a few minutes on 2 cores)
+    python -m lstm_imdb.tools.bench --quick --source acl --acl-dir tests/aclImdb   # smoke test on tiny data
     make bench BENCH_ARGS="--steps 60 --repeats 5"
 
 It measures data preparation (cold and cached), tokenizing, and for each batching mode (every review
@@ -36,15 +36,15 @@ from torch.utils.data import DataLoader
 from lstm_imdb.data import IMDBDataModule, load_imdb
 from lstm_imdb.data.batching import PadCollate, length_sorted_batches
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID, encode, fit_tokenizer
-from lstm_imdb.flops import epoch_flops, rnn_flops_per_step
 from lstm_imdb.models import SentimentClassifier
 from lstm_imdb.models.encoder import locked_dropout
 from lstm_imdb.models.recurrence import recurrent_params
 from lstm_imdb.models.regularization import word_dropout
-from lstm_imdb.paths import default_data_dir, project_root
-from lstm_imdb.precision import fast_precision
-from lstm_imdb.profiling import callback_seconds
-from lstm_imdb.runtime import environment
+from lstm_imdb.runs.provenance import environment
+from lstm_imdb.tools.bench.flops import epoch_flops, rnn_flops_per_step
+from lstm_imdb.training.precision import fast_precision
+from lstm_imdb.training.profiling import callback_seconds
+from lstm_imdb.utils.paths import default_data_dir, project_root
 
 TUTORIAL = dict(
     vocab_size=5000,
@@ -387,7 +387,7 @@ def run_in_terminal(cmd: list[str], env: dict | None = None) -> tuple[int, str]:
 def bench_real_path(args, out_dir: Path) -> dict:
     """One `python -m lstm_imdb.train experiment=keras_tutorial` process, as a user starts it (composed
     config, callbacks, logger, progress bar on a terminal, validation, checkpoints, test and report),
-    under lstm_imdb.profiling.HookProfiler; whole-process wall time from here."""
+    under lstm_imdb.training.profiling.HookProfiler; whole-process wall time from here."""
     cmd = [
         sys.executable,
         "-m",
@@ -397,7 +397,7 @@ def bench_real_path(args, out_dir: Path) -> dict:
         *data_overrides(args),
         *args.train_overrides,
         f"hydra.run.dir={out_dir}",
-        "+trainer.profiler._target_=lstm_imdb.profiling.HookProfiler",
+        "+trainer.profiler._target_=lstm_imdb.training.profiling.HookProfiler",
         f"+trainer.profiler.dirpath={out_dir}",
         "+trainer.profiler.filename=profile",
     ]
@@ -518,7 +518,7 @@ def bench_allocator(args) -> list[dict]:
     rows = []
     for setting in ("tuned", "system"):
         env = {**os.environ, "LSTM_IMDB_MALLOC": "tuned" if setting == "tuned" else "system"}
-        cmd = [sys.executable, "-m", "lstm_imdb.bench", "--allocator-probe", *args.passthrough]
+        cmd = [sys.executable, "-m", "lstm_imdb.tools.bench", "--allocator-probe", *args.passthrough]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"allocator probe failed:\n{proc.stderr[-3000:]}")

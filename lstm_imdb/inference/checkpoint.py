@@ -6,16 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from tokenizers import Tokenizer
 
 from lstm_imdb.data.datamodule import IMDBDataModule
+from lstm_imdb.inference.resolve import checkpoint_paths
 from lstm_imdb.models.classifier import SentimentClassifier
 from lstm_imdb.models.encoder import EnsembleEncoder
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, unreadable, or not one of this project's."""
+from lstm_imdb.utils.checkpoint_file import CheckpointError, read_checkpoint
 
 
 @dataclass
@@ -24,18 +21,6 @@ class LoadedCheckpoint:
     model: SentimentClassifier
     data_hparams: dict
     tokenizer: Tokenizer
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"ckpt_path={str(path)!r}: no such file. Pass a .ckpt from a run's checkpoints/ folder."
-        )
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, random bytes, pickled code refused by weights_only, ...
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from err
 
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
@@ -77,3 +62,10 @@ def load_ensemble(paths: list[str | Path]) -> LoadedCheckpoint:
             )
     first.model.net = EnsembleEncoder([m.model.net for m in members]).eval()
     return first
+
+
+def load_model(ckpt_path) -> tuple[LoadedCheckpoint, list[Path]]:
+    """What `ckpt_path=` names (a file, a list, a run or a sweep folder) as one model: one checkpoint, or
+    the ensemble of several; and the files it came from."""
+    paths = checkpoint_paths(ckpt_path)
+    return (load_ensemble(paths) if len(paths) > 1 else load_checkpoint(paths[0])), paths

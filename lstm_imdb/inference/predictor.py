@@ -1,0 +1,109 @@
+"""Scoring reviews with a loaded checkpoint: tokenize, batch by length, and stream rows through in chunks."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lstm_imdb.data.batching import PadCollate, length_sorted_batches
+from lstm_imdb.data.tokenizer import encode
+from lstm_imdb.inference.checkpoint import LoadedCheckpoint
+from lstm_imdb.inference.formats import CsvWriter, JsonlWriter
+from lstm_imdb.utils.decision import LABELS, predicted_labels
+
+log = logging.getLogger(__name__)
+
+
+class Predictor:
+    """Tokenizes, batches (sorted by length, for little padding) and scores reviews. A review's score does
+    not depend on the others in its batch (the encoder's recurrence is padding-free)."""
+
+    def __init__(self, loaded: LoadedCheckpoint, batch_size: int = 512, max_chars: int = 200_000):
+        self.model = loaded.model.eval()
+        self.tokenizer = loaded.tokenizer
+        hp = loaded.data_hparams
+        self.collate = PadCollate(
+            hp["sequence_length"], hp["padding_side"], hp["truncation_side"], pad_to_longest=True
+        )
+        self.batch_size = batch_size
+        # Only the last `sequence_length` tokens count; cutting huge texts first keeps tokenizing cheap.
+        self.max_chars = max_chars
+
+    def _clip(self, text: str) -> str:
+        if len(text) <= self.max_chars:
+            return text
+        return text[-self.max_chars :] if self.collate.truncation_side == "left" else text[: self.max_chars]
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text (an empty list: no words after markup and punctuation are removed)."""
+        return encode(self.tokenizer, [self._clip(t) for t in texts])
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.predict_ids(self.encode(texts))
+
+    @torch.inference_mode()
+    def predict_ids(self, ids: list[list[int]]) -> np.ndarray:
+        lengths = [min(len(i), self.collate.sequence_length) for i in ids]
+        probs = np.empty(len(ids), dtype=np.float32)
+        for idx in length_sorted_batches(lengths, self.batch_size):
+            batch = self.collate([(np.asarray(ids[i], dtype=np.int64), 0) for i in idx])
+            probs[idx] = torch.sigmoid(self.model(batch["input_ids"]).float()).numpy()
+        return probs
+
+
+def score(predictor: Predictor, rows: list[dict]) -> list[dict]:
+    """Adds prob_positive and label to the rows that hold words, an error to those that do not."""
+    readable = [i for i, row in enumerate(rows) if "error" not in row]
+    encoded = predictor.encode([rows[i]["text"] for i in readable])  # once, for the whole chunk
+    good, ids = [], []
+    for i, row_ids in zip(readable, encoded, strict=True):
+        if row_ids:
+            good.append(i)
+            ids.append(row_ids)
+        else:
+            rows[i]["error"] = "empty review (no words after removing markup and punctuation)"
+    probs = predictor.predict_ids(ids)
+    for i, p, y in zip(good, probs, predicted_labels(probs), strict=True):
+        rows[i].update(prob_positive=round(float(p), 6), label=LABELS[y])
+    return rows
+
+
+def stream_predictions(predictor: Predictor, rows: Iterator[dict], writer, chunk_size: int, progress: bool):
+    """Read, score and write `chunk_size` rows at a time; returns (rows written, rows with an error)."""
+    written = errors = 0
+    bar = tqdm(desc="predicting", unit=" reviews", disable=not progress, file=sys.stderr)
+    while chunk := list(islice(rows, chunk_size)):
+        for row in score(predictor, chunk):
+            writer.write(row)
+            if "error" in row:
+                errors += 1
+                if errors <= 10:  # the first few; the count is logged at the end
+                    log.warning("%s", row["error"])
+        written += len(chunk)
+        bar.update(len(chunk))
+    bar.close()
+    return written, errors
+
+
+def write_predictions(
+    predictor: Predictor, rows: Iterator[dict], out: Path | None, chunk_size: int, default_stdout: bool
+) -> int:
+    """Score `rows` into `out` (.csv or .jsonl), or onto standard output; returns how many rows were written."""
+    if out is None and default_stdout:
+        writer = JsonlWriter(sys.stdout)
+        written, errors = stream_predictions(predictor, rows, writer, chunk_size, progress=False)
+        sys.stdout.flush()
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", encoding="utf-8", newline="") as f:
+            writer = CsvWriter(f) if out.suffix.lower() == ".csv" else JsonlWriter(f)
+            written, errors = stream_predictions(predictor, rows, writer, chunk_size, progress=True)
+    log.info("Wrote %d rows to %s (%d with errors)", written, out or "standard output", errors)
+    return written
