@@ -28,9 +28,9 @@ train: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(TEST_ARGS)
 
-# the unit tests only (no subprocess, no training run): under a minute, for the edit-test loop
+# the unit tests only (tests/unit: no subprocess, no training run), for the edit-test loop
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not e2e and not network" -q $(TEST_ARGS)
+	$(PY) -m pytest tests/unit -m "not network" -q $(TEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check lstm_imdb tests

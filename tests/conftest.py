@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from lstm_imdb.cli import startup
+
+startup()  # the config resolvers, as every entry point registers them
+
 # What makes a test end-to-end (an entry point in a subprocess, a training run, a notebook): marked `e2e`
 # automatically, so that `make test-fast` (-m "not e2e and not network") keeps the unit tests only.
 E2E_SIGNS = (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lstm_imdb import results
+from lstm_imdb.tools.results import build as results
 
 SPEC = {
     "rows": {

@@ -18,7 +18,7 @@ tokens into the unknown id before the bag sees them (an n-gram survives only if 
 occurrence thus survives with probability keep_n = (1 - word_dropout)^n * (1 - dropout). At evaluation
 nothing is dropped, and each occurrence is weighted keep_n and the count is the expected number that
 survive: the logit is what training gives in expectation (to within the small difference between the
-mean of sum/sqrt(count) and mean(sum)/sqrt(mean(count)); `tests/test_correctness.py` measures it).
+mean of sum/sqrt(count) and mean(sum)/sqrt(mean(count)); `tests/unit/test_correctness.py` measures it).
 
 `scale` multiplies the bag's logit. The weights start at zero, so it changes nothing at the start; but
 Adam moves each weight by about the learning rate per step whatever the gradient's size, so the bag's
