@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import random
 from pathlib import Path
@@ -11,30 +10,16 @@ import pytest
 
 from lstm_imdb.cli import startup
 
-startup()  # the config resolvers, as every entry point registers them
+startup()  # the config resolvers, as every command registers them
 
-# What makes a test end-to-end (an entry point in a subprocess, a training run, a notebook): marked `e2e`
-# automatically, so that `make test-fast` (-m "not e2e and not network") keeps the unit tests only.
-E2E_SIGNS = (
-    "run_module(",
-    "subprocess.",
-    "Popen(",
-    "start_run(",
-    "Process(",
-    ".fit(",
-    "Trainer(",
-    "nbclient",
-)
-E2E_FIXTURES = {"trained", "reference"}  # fixtures that run training
+E2E = Path(__file__).resolve().parent / "e2e"
 
 
 def pytest_collection_modifyitems(config, items):
+    """The tier is the folder: tests/e2e (an entry point in a subprocess, a training run, a notebook) is
+    marked `e2e`; `make test-fast` runs tests/unit only."""
     for item in items:
-        try:
-            source = inspect.getsource(item.function)
-        except (OSError, TypeError):
-            source = ""
-        if any(sign in source for sign in E2E_SIGNS) or E2E_FIXTURES & set(item.fixturenames):
+        if Path(item.fspath).resolve().is_relative_to(E2E):
             item.add_marker(pytest.mark.e2e)
 
 

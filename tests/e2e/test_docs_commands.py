@@ -11,7 +11,6 @@ appended, so the command's own keys and values are what is tested. SLURM command
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -20,62 +19,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from helpers import run_module, tiny_train_overrides
+from helpers import TESTS_DIR, run_module, tiny_train_overrides
+from helpers.docs import DOCS, ROOT, documented, inline_commands
 from hydra import compose, initialize_config_dir
 
 from lstm_imdb.utils.paths import CONFIG_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MAKE_RUNS = {"train", "test"}  # what CI itself runs (make test) or a whole tutorial run (make train)
+
 
 REVIEWS = [
     'A wonderful, moving film. I didn\'t expect "that"!',
     "Worst film ever; boring, dull, a waste (of time) = avoid.",
     "It's great, really: superb acting, loved it.",
 ]
-
-
-def strip_comment(line: str) -> str:
-    """The line without a trailing `# comment` (a # outside quotes, after white space)."""
-    quote = None
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = None
-            elif ch == "\\" and quote == '"':
-                continue
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
-            return line[:i].rstrip()
-    return line.rstrip()
-
-
-def block_commands(text: str) -> list[str]:
-    commands = []
-    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
-        joined = re.sub(r"\\\n\s*", " ", block)
-        commands += [c for c in (strip_comment(line).strip() for line in joined.splitlines()) if c]
-    return commands
-
-
-def inline_commands(text: str) -> list[str]:
-    """Every `python -m lstm_imdb.{train,evaluate,baseline,pretrain} ...` quoted inline (a quote may chain
-    several with `&&`)."""
-    quoted = re.findall(r"`(python -m lstm_imdb\.(?:train|evaluate|baseline|pretrain)[^`]*)`", text)
-    return [part.strip() for q in quoted for part in q.split("&&")]
-
-
-def documented() -> list[tuple[str, str]]:
-    return [(doc.name, cmd) for doc in DOCS for cmd in block_commands(doc.read_text())]
-
-
-def test_the_docs_show_commands_to_run():
-    commands = [c for _, c in documented()]
-    assert any(c.startswith("python -m lstm_imdb.train") for c in commands)
-    assert any("lstm_imdb.predict" in c and "text=" in c for c in commands)
-    assert strip_comment('python -m x text="a # b" # c') == 'python -m x text="a # b"'
 
 
 def tiny(command: str, acl_dir: Path) -> str:
@@ -159,7 +116,7 @@ def run_shell(command: str, root: Path) -> subprocess.CompletedProcess:
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-        "PYTHONPATH": str(Path(__file__).parent),
+        "PYTHONPATH": str(TESTS_DIR),
     }
     return subprocess.run(
         ["bash", "-c", command],

@@ -1,5 +1,6 @@
 """Reliability: kill and resume, clean stops on signals, reproducible runs, non-finite losses, unsafe or
-corrupt checkpoints."""
+corrupt checkpoints. The runs; the in-process checks
+are in tests/unit/test_reliability.py."""
 
 from __future__ import annotations
 
@@ -20,9 +21,8 @@ from lstm_imdb.data import IMDBDataModule
 from lstm_imdb.inference.checkpoint import load_checkpoint
 from lstm_imdb.models import SentimentClassifier
 from lstm_imdb.training.callbacks import StopOnNonFiniteLoss
-from lstm_imdb.utils.checkpoint_file import CheckpointError
+from lstm_imdb.utils.checkpoint_file import read_checkpoint
 
-# Deterministic, no early stopping, enough steps per epoch to be killed in the middle of one.
 STEADY = [
     "trainer.max_epochs=6",
     "trainer.deterministic=true",
@@ -162,7 +162,9 @@ def test_signals_stop_cleanly_after_saving(acl_dir, tmp_path, sig, what):
     assert proc.returncode != 0, f"the run did not stop on {what}:\n{(out + err)[-3000:]}"
     assert f"Stopped by {what}" in out + err and "ckpt_path=" in out + err
     assert (run_dir / "checkpoints" / "interrupted.ckpt").is_file()
-    assert load_checkpoint(run_dir / "checkpoints" / "last.ckpt").model is not None
+    last = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")  # whole, not cut short by the signal
+    assert last["global_step"] > 0 and "state_dict" in last
+    load_checkpoint(run_dir / "checkpoints" / "last.ckpt")  # and it evaluates and predicts alone
 
 
 def test_resume_from_a_corrupt_checkpoint_fails_clearly(acl_dir, tmp_path):
@@ -177,13 +179,6 @@ def test_resume_from_a_corrupt_checkpoint_fails_clearly(acl_dir, tmp_path):
     )
     assert proc.returncode == 2 and "not a readable checkpoint" in proc.stdout + proc.stderr
     assert not (tmp_path / "data").exists()
-
-
-def test_checkpoints_with_pickled_code_are_refused(tmp_path):
-    path = tmp_path / "evil.ckpt"
-    torch.save({"state_dict": {}, "payload": Path("/etc/passwd")}, path)  # an arbitrary pickled object
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        load_checkpoint(path)
 
 
 class NaNAfter(torch.nn.Module):
@@ -226,18 +221,3 @@ def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(acl_dir,
     loaded = load_checkpoint(tmp_path / "ckpt" / "last.ckpt")
     assert all(torch.isfinite(p).all() for p in loaded.model.parameters())
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["epoch"] == 0
-
-
-def test_non_finite_loss_is_recorded_on_device_and_reported_at_the_next_check():
-    """No host sync per step: the loss is looked at only every `check_every_n_steps` steps (and before
-    validation and at the end of an epoch), and the report names the first bad step, not the later one."""
-    from types import SimpleNamespace
-
-    callback = StopOnNonFiniteLoss(check_every_n_steps=4)
-    trainer = SimpleNamespace(current_epoch=3, global_step=0)
-    for batch_idx, value in enumerate([0.7, float("nan"), 0.5]):
-        trainer.global_step = 100 + batch_idx
-        callback.on_train_batch_end(trainer, None, {"loss": torch.tensor(value)}, None, batch_idx)
-    trainer.global_step = 103
-    with pytest.raises(FloatingPointError, match=r"nan at epoch 3, step 101 \(batch 1\)"):
-        callback.on_train_batch_end(trainer, None, {"loss": torch.tensor(float("inf"))}, None, 3)

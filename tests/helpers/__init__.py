@@ -13,6 +13,8 @@ import torch
 
 from lstm_imdb.training.callbacks import StopOnNonFiniteLoss
 
+TESTS_DIR = Path(__file__).resolve().parents[1]  # importable in subprocesses: `helpers.<probe>` targets
+
 
 def run_module(
     module: str,
@@ -28,7 +30,7 @@ def run_module(
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
         # the tests folder is importable, for fault-injection targets such as helpers.ExplodingSGD
-        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
         "TOKENIZERS_PARALLELISM": "false",
         "HYDRA_FULL_ERROR": "0",
     }

@@ -1,4 +1,5 @@
-"""`python -m lstm_imdb.train`, `evaluate` and `predict` end to end on tiny data, as a user runs them."""
+"""`python -m lstm_imdb.train`, `evaluate` and `predict` end to end on tiny data, as a user runs them. The runs; the in-process checks
+are in tests/unit/test_train_entrypoints.py."""
 
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ def test_train_writes_a_complete_run_folder(trained):
     for png in (run_dir / "report").glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     metrics = json.loads((run_dir / "test_metrics.json").read_text())
-    for key in ("test/acc", "test/f1", "test/auroc", "test/loss"):
-        assert 0 <= metrics[key] <= 1 or key == "test/loss"
-    assert metrics["test/acc"] > 0.75, metrics  # the tiny reviews are learnable from a few cue words
+    assert metrics["test/acc"] > 0.75 and metrics["test/auroc"] > 0.75, (
+        metrics
+    )  # the tiny reviews are learnable from a few cue words
     history = json.loads((run_dir / "history.json").read_text())
     assert [r["epoch"] for r in history] == [0, 1, 2, 3]
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "lr"} <= set(history[0])
@@ -40,17 +41,19 @@ def test_train_writes_a_complete_run_folder(trained):
 
 
 def test_evaluate_reproduces_the_test_metrics(trained, tmp_path):
+    """Given the run folder, as `predict` is: its best checkpoint is what evaluate tests."""
     root, run_dir, _ = trained
     out = tmp_path / "eval"
     run_module(
         "lstm_imdb.evaluate",
-        f"ckpt_path={run_dir / 'checkpoints/best.ckpt'}",
+        f"ckpt_path={run_dir}",
         f"hydra.run.dir={out}",
         "trainer.accelerator=cpu",
         root=root,
     )
     got = json.loads((out / "test_metrics.json").read_text())
     want = json.loads((run_dir / "test_metrics.json").read_text())
+    assert got["checkpoints"] == [str(run_dir / "checkpoints" / "best.ckpt")]
     assert got["test/acc"] == pytest.approx(want["test/acc"], abs=1e-6)
     assert (out / "report" / "roc_curve.png").is_file() and (
         out / "report" / "confusion_matrix.png"
@@ -142,15 +145,3 @@ def test_evaluate_an_ensemble_of_checkpoints(trained, tmp_path):
     )
     got = json.loads((out / "test_metrics.json").read_text())
     assert got["checkpoints"] == [str(c) for c in ckpts] and 0.5 < got["test/acc"] <= 1.0
-
-
-def test_ensemble_averages_member_probabilities():
-    import torch
-
-    from lstm_imdb.models.encoder import EnsembleEncoder, RNNEncoder
-
-    torch.manual_seed(0)
-    a, b = RNNEncoder(vocab_size=20, embedding_dim=4, hidden_size=4).eval(), RNNEncoder(vocab_size=20).eval()
-    ids = torch.randint(1, 20, (3, 5))
-    want = (torch.sigmoid(a(ids)) + torch.sigmoid(b(ids))) / 2
-    torch.testing.assert_close(torch.sigmoid(EnsembleEncoder([a, b])(ids)), want)

@@ -1,0 +1,117 @@
+"""Sweeps (grid, Optuna, joblib), sweep summaries, TensorBoard hparams, launcher configs and notebooks. The in-process checks; the runs
+are in tests/e2e/test_sweeps_and_review.py."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from lstm_imdb.runs.summary import summarize
+from lstm_imdb.utils.paths import CONFIG_DIR
+
+
+def _fake_run(folder: Path, overrides: list[str], val_acc: float) -> None:
+    """A finished run as the train task leaves it, as far as `summarize` reads it."""
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    (folder / "history.json").write_text(json.dumps([{"epoch": 0, "val/acc": val_acc, "epoch_s": 2.0}]))
+    (folder / "test_metrics.json").write_text(json.dumps({"test/acc": val_acc - 0.01}))
+
+
+def test_summary_of_sweeps_that_swept_different_keys(tmp_path):
+    # one sweep over a scale, another over seeds: each run leaves the other's key unset
+    _fake_run(tmp_path / "a" / "0", ["model.ngram_scale=10"], 0.90)
+    _fake_run(tmp_path / "a" / "1", ["model.ngram_scale=30"], 0.91)
+    _fake_run(tmp_path / "b" / "0", ["model.ngram_scale=10", "seed=1"], 0.92)
+    _fake_run(tmp_path / "b" / "1", ["model.pooling=max", "seed=2"], 0.89)
+    df = summarize([tmp_path / "a", tmp_path / "b"], out=tmp_path / "both")
+    assert list(df["val/acc_best"]) == [0.92, 0.91, 0.90, 0.89]
+    assert df["seed"].isna().sum() == 2 and df["model.pooling"].isna().sum() == 3
+    assert (tmp_path / "both" / "summary.png").stat().st_size > 1000
+    assert "model.ngram_scale" in (tmp_path / "both" / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check"),
+    [
+        (
+            ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"],
+            lambda c: "SlurmLauncher" in c.hydra.launcher._target_ and c.hydra.launcher.partition == "gpu",
+        ),
+        (
+            ["hydra/launcher=slurm_local"],
+            lambda c: "LocalLauncher" in c.hydra.launcher._target_ and c.hydra.launcher.timeout_min == 120,
+        ),
+        (["hydra/launcher=parallel"], lambda c: "JoblibLauncher" in c.hydra.launcher._target_),
+        (
+            ["hparams_search=optuna"],
+            lambda c: (
+                c.hydra.sweeper.sampler.seed == 1234
+                and c.hydra.sweeper.n_trials > 1
+                and c.optimized_metric == "val/acc_best"
+            ),
+        ),
+        # sweeps rank runs by the figure that chose their tested checkpoints (summarize's default too)
+        (
+            [],
+            lambda c: (
+                c.optimized_metric
+                == "val/acc_best"
+                == inspect.signature(summarize).parameters["metric"].default
+            ),
+        ),
+        (["model=bilstm", "trainer.devices=2"], lambda c: c.trainer.use_distributed_sampler is False),
+        (
+            ["trainer=ddp"],
+            lambda c: (
+                c.trainer.strategy == "ddp"
+                and c.trainer.precision == "bf16-mixed"
+                and c.trainer.use_distributed_sampler is False
+            ),
+        ),
+        (["trainer=gpu"], lambda c: c.trainer.accelerator == "gpu" and c.trainer.precision == "bf16-mixed"),
+        (["logger=many"], lambda c: set(c.logger) == {"tensorboard", "csv"}),
+        (["experiment=keras_tutorial"], lambda c: c.data.bucket is True and c.trainer.max_epochs == 5),
+        (["experiment=keras_tutorial", "data.bucket=false"], lambda c: c.data.bucket is False),
+        (["trainer=cpu", "trainer.precision=32-true"], lambda c: c.trainer.precision == "32-true"),
+        (
+            ["experiment=best"],
+            lambda c: (
+                c.hydra.mode.name == "MULTIRUN"
+                and c.hydra.sweeper.params.seed == "1,2,3,42"
+                and c.model.ngram_scale == 10
+            ),
+        ),
+    ],
+)
+def test_configs_compose(overrides, check):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    assert check(cfg)
+
+
+@pytest.mark.parametrize(
+    ("debug", "check"),
+    [
+        (
+            "overfit",
+            lambda c: (
+                c.trainer.overfit_batches == 3
+                and c.callbacks.early_stopping is None
+                and not c.model.scheduler
+                and c.model.dropout == 0
+            ),
+        ),
+        ("limit", lambda c: c.trainer.limit_train_batches == 20 and c.trainer.max_epochs == 3),
+        ("fdr", lambda c: c.trainer.fast_dev_run and c.task_name == "debug"),
+    ],
+)
+def test_debug_configs_compose_over_an_experiment(debug, check):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=best_single", f"debug={debug}"])
+    assert check(cfg) and cfg.trainer.accelerator == "cpu"
