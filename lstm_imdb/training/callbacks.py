@@ -16,6 +16,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from lstm_imdb.runs.folder import HISTORY, LAST
+
 log = logging.getLogger(__name__)
 
 
@@ -24,7 +26,7 @@ class MetricHistory(L.Callback):
     the run folder: the training-curves figure and the notebooks read it. It is part of the checkpoint,
     so a resumed run keeps its whole history."""
 
-    def __init__(self, filename: str = "history.json"):
+    def __init__(self, filename: str = HISTORY):
         self.filename = filename
         self.epochs: list[dict] = []
         self._epoch_start = 0.0
@@ -200,7 +202,7 @@ class CheckpointOnInterrupt(L.Callback):
         what = "Ctrl-C" if isinstance(exception, KeyboardInterrupt) else "SIGTERM"
         path = self.dirpath / "interrupted.ckpt"
         trainer.save_checkpoint(path)
-        last = self.dirpath / "last.ckpt"
+        last = self.dirpath / LAST
         log.warning(
             "Stopped by %s at epoch %d, step %d; saved %s. Resume with: python -m lstm_imdb.train <same overrides> "
             "ckpt_path=%s",

@@ -17,6 +17,8 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from lstm_imdb.runs.folder import BEST, CHECKPOINTS
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,7 @@ class TestSweepEnsemble(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        ckpts = sorted(sweep_dir.glob("*/checkpoints/best.ckpt"), key=_job_order)
+        ckpts = sorted(sweep_dir.glob(f"*/{CHECKPOINTS}/{BEST}"), key=_job_order)
         if len(ckpts) < self.min_members:
             log.warning(
                 "Ensemble not tested: %d best checkpoints under %s, %d needed",
