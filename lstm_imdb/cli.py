@@ -85,7 +85,6 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
             files_only_plots()
             hydra_main()
 
-        main.task = task  # the undecorated task, for tests and notebooks
         return main
 
     return wrap
