@@ -158,3 +158,29 @@ def test_entry_points_read_top_to_bottom(module):
     assert len(path.read_text().splitlines()) <= 100
     tree = ast.parse(path.read_text())
     assert not [n for n in tree.body if isinstance(n, ast.ClassDef)], "classes belong in the library"
+
+
+def test_importing_a_module_only_defines_things():
+    """No statement at a module's top level but imports, definitions and assignments: the allocator,
+    the config resolvers and the plotting backend are set by `lstm_imdb.cli` when a command starts."""
+    acting = []
+    for module, path in modules().items():
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            main_guard = isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+            if isinstance(node, ast.Expr | ast.For | ast.While | ast.With | ast.If | ast.Try) and not (
+                docstring or main_guard
+            ):
+                acting.append(f"{module}:{node.lineno}: {ast.unparse(node)[:60]}")
+    assert not acting, "statements that act at import:\n" + "\n".join(acting)
+
+
+def test_startup_registers_the_resolvers_once():
+    from omegaconf import OmegaConf
+
+    from lstm_imdb.cli import startup
+
+    startup()
+    startup()  # idempotent: every command and the notebooks may call it
+    assert OmegaConf.has_resolver("fast_precision") and OmegaConf.has_resolver("lstm_imdb_root")
