@@ -12,7 +12,9 @@ to 300 (Keras's default: at the front), Embedding(5000, 10) -> LSTM(128, dropout
 0.25) -> Dense(1, sigmoid), Adam, batch 128, 5 epochs, 10 % of the training reviews for validation,
 ReduceLROnPlateau(val_loss, patience 2) and EarlyStopping(val_accuracy, min_delta 0.0005, patience 3).
 It writes the seconds of each epoch (training + validation, as Keras reports them), the test accuracy and
-the time of each phase to --out.
+the time of each phase to --out; with --test-each-epoch, also the test accuracy after each epoch (for the
+bench's learning curves), measured in a callback whose seconds are written apart (`test_probe_s`) and kept
+out of the epochs'.
 """
 
 import argparse
@@ -37,6 +39,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--test-each-epoch", action="store_true")
     args = p.parse_args()
 
     import numpy as np
@@ -78,14 +81,30 @@ def main():
         def on_epoch_end(self, epoch, logs=None):
             epochs.append({"epoch": epoch, "epoch_s": time.perf_counter() - self.t, **(logs or {})})
 
-    epochs = []
+    class TestEachEpoch(keras.callbacks.Callback):
+        """After EpochClock: the weights after each epoch, scored on the test reviews (timed apart)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            start = time.perf_counter()
+            _, acc = self.model.evaluate(x_test, y_test, batch_size=128, verbose=0)
+            test_curve.append(float(acc))
+            probe_s.append(time.perf_counter() - start)
+
+    epochs, test_curve, probe_s = [], [], []
     callbacks = [
         EpochClock(),
+        *([TestEachEpoch()] if args.test_each_epoch else []),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=2),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", min_delta=0.0005, patience=3),
     ]
     model.fit(
-        x_train, y_train, batch_size=128, epochs=args.epochs, validation_split=0.1, callbacks=callbacks, verbose=2
+        x_train,
+        y_train,
+        batch_size=128,
+        epochs=args.epochs,
+        validation_split=0.1,
+        callbacks=callbacks,
+        verbose=2,
     )
     fitted = time.perf_counter()
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=128, verbose=0)
@@ -97,6 +116,9 @@ def main():
         "val_accuracy": [float(e["val_accuracy"]) for e in epochs],
         "test_accuracy": float(test_acc),
         "test_loss": float(test_loss),
+        "test_accuracy_by_epoch": test_curve,
+        "test_probe_s": sum(probe_s),
+        "seed": args.seed,
         "time": {
             "import_s": imported - START,
             "prepare_s": prepared - imported,

@@ -14,6 +14,7 @@ import torch
 
 import lstm_imdb
 from lstm_imdb.utils import allocator
+from lstm_imdb.utils.hardware import cpu_isa
 from lstm_imdb.utils.paths import project_root
 
 
@@ -84,6 +85,7 @@ def environment() -> dict:
         else platform.processor() or "cpu",
         "torch_threads": torch.get_num_threads(),
         "cpu": cpu_model(),
+        "cpu_isa": cpu_isa(),
         "malloc_tuned": allocator.tuned,
     }
 

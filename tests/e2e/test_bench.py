@@ -42,7 +42,12 @@ def test_bench_quick_records_consistent_figures_and_prints_its_tables(acl_dir, t
     for r in report["padding_free"]:
         assert r["cost"] == pytest.approx(r["padding_free_step_s"] / r["over_padding_step_s"])
     assert [r["model"] for r in report["padding_free"]] == ["tutorial", "best_single"]
-    assert {(r["model"], r["batch"]) for r in report["eval"]} == {("tutorial", 512), ("best_single", 512)}
+    assert {(r["model"], r["mode"][:6], r["batch"]) for r in report["eval"]} == {
+        ("tutorial", "bucket", 16),  # --quick's evaluation batch sizes
+        ("tutorial", "bucket", 64),
+        ("tutorial", "padded", 512),
+        ("best_single", "bucket", 512),
+    }
 
     # the run users make: one train process, profiled, with its test phase
     real = report["real_path"]
@@ -54,6 +59,16 @@ def test_bench_quick_records_consistent_figures_and_prints_its_tables(acl_dir, t
         real["callbacks_s_per_epoch"]
     )
     assert any("training_step" in action for action in real["profile"])
+    # the learning curve: the epoch's weights scored apart give the run's own test figure
+    assert real["seed"] == 42 and "seed=42" in real["command"]
+    assert real["test_acc_by_epoch"] == [pytest.approx(real["test_acc"], abs=1e-6)]
+    assert real["stopped"] == [
+        {"epochs": 1, "process_s": real["process_s"], "test_acc": real["test_acc_by_epoch"][0]}
+    ]
+    # both cores as two single-threaded DDP processes, half a batch each
+    two = report["two_processes"]
+    assert "trainer.devices=2" in two["command"] and "data.batch_size=64" in two["command"]
+    assert len(two["epoch_s"]) == len(two["val_acc"]) == 1 and two["process_s"] > two["epoch_s"][0]
 
     # the arithmetic: the tutorial LSTM's forward FLOPs per review-step, 2 * 4 * 128 * (10 + 128)
     flops = report["flops"]

@@ -44,3 +44,35 @@ def test_the_terminal_and_the_docs_show_the_same_tables(monkeypatch):
         for row in table.rows:
             assert "| " + " | ".join(row) + " |" in markdown
             assert all(cell in shown for cell in row)
+
+
+def test_a_stopped_run_reports_its_best_checkpoint_so_far_and_costs_the_epochs_it_ran():
+    from lstm_imdb.tools.bench.curves import add_curves, tested_epochs
+
+    # val acc ties at epoch 3: ModelCheckpoint keeps the first of equals
+    assert tested_epochs([0.70, 0.80, 0.80, 0.79, 0.85]) == [0, 1, 1, 1, 4]
+    real = {
+        "seed": 42,
+        "process_s": 100.0,
+        "epoch_s": [10.0, 10.0, 10.0],
+        "val_acc": [0.80, 0.86, 0.85],
+        "test_acc_by_epoch": [0.79, 0.85, 0.86],
+    }
+    keras = {
+        "seed": 42,
+        "process_s": 400.0,
+        "test_probe_s": 60.0,  # per-epoch test scoring, timed apart: not part of any stopped run
+        "epoch_s": [80.0, 80.0, 80.0],
+        "val_acc": [0.78, 0.83, 0.84],
+        "test_acc_by_epoch": [0.77, 0.84, 0.845],
+    }
+    add_curves(real, keras)
+    # epoch 3's weights score 0.86 on test, but its val acc is lower than epoch 2's: a 3-epoch run tests epoch 2
+    assert [r["test_acc"] for r in real["stopped"]] == [0.79, 0.85, 0.85]
+    assert [r["process_s"] for r in real["stopped"]] == [80.0, 90.0, 100.0]
+    assert [r["process_s"] for r in keras["stopped"]] == [180.0, 260.0, 340.0]
+    assert real["reach_keras_best"] == {"target": 0.845, "run": real["stopped"][1]}
+    assert keras["reach_keras_best"]["run"] == keras["stopped"][2]
+    table = tables.curves_table(real, keras)
+    assert table.rows[1] == ["2", "0.8600", "0.8500", "90.0", "0.8300", "0.8400", "260.0", "2.89"]
+    assert tables.reach_row(real, keras)[1:] == ["90.0 (2 epochs)", "340.0 (3 epochs)", "3.78"]

@@ -29,6 +29,7 @@ from lstm_imdb.tools.bench.loops import (
     plain_loop,
     timed,
 )
+from lstm_imdb.utils.hardware import native_bf16
 
 
 def bench_data(args) -> dict:
@@ -146,16 +147,39 @@ def bench_training(args, dm: IMDBDataModule) -> list[dict]:
     return rows
 
 
+def _eval_batches(split, n: int, length: int, bucket: bool, bs: int) -> list[dict]:
+    collate = PadCollate(length, "left", "left", pad_to_longest=bucket)
+    if bucket:  # as evaluate and predict batch
+        groups = length_sorted_batches(np.minimum(split.lengths[:n], length), bs)
+    else:
+        groups = [range(s, min(s + bs, n)) for s in range(0, n, bs)]
+    return [collate([(split.ids(i), 0) for i in group]) for group in groups]
+
+
+def _forward_seconds(model, batches: list[dict], device: torch.device, precision: str, repeats: int) -> float:
+    secs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for b in batches:
+            with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16-mixed"):
+                model(b["input_ids"].to(device, non_blocking=True))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        secs.append(time.perf_counter() - start)
+    return statistics.median(secs)
+
+
 @torch.inference_mode()
 def bench_eval(args, dm: IMDBDataModule) -> list[dict]:
     """Reviews per second of a model's forward pass over test reviews, on the chosen device, for the
-    tutorial model and best_single's (sorted by length and padded per batch, as `evaluate` and `predict`
-    batch; or every review padded to the tutorial's 300), in fp32 and, where it is the fast precision,
-    bf16 autocast. Untrained weights: the arithmetic is the same."""
+    tutorial model (at each of `--eval-batch-sizes`) and best_single's (sorted by length and padded per
+    batch, as `evaluate` and `predict` batch; or every review padded to the tutorial's 300), in fp32 and,
+    where the device computes bf16 natively, bf16 autocast. Untrained weights: the arithmetic is the same."""
     device = chosen_device(args)
     split = dm.splits["test"]
     n = min(len(split), args.eval_reviews)
-    precisions = ["32-true"] + (["bf16-mixed"] if args.precision == "bf16-mixed" else [])
+    native = native_bf16(args.accelerator) or args.precision == "bf16-mixed"
+    precisions = ["32-true"] + (["bf16-mixed"] if native else [])
     rows = []
     for name, options, length in (("tutorial", TUTORIAL, 300), ("best_single", BEST_SINGLE, 800)):
         torch.manual_seed(0)
@@ -164,33 +188,21 @@ def bench_eval(args, dm: IMDBDataModule) -> list[dict]:
             [("padded to 300", False)] if name == "tutorial" else []
         )
         for mode, bucket in modes:
-            collate = PadCollate(length, "left", "left", pad_to_longest=bucket)
-            bs = args.eval_batch_size
-            if bucket:  # as evaluate and predict batch
-                groups = length_sorted_batches(np.minimum(split.lengths[:n], length), bs)
-            else:
-                groups = [range(s, min(s + bs, n)) for s in range(0, n, bs)]
-            batches = [collate([(split.ids(i), 0) for i in group]) for group in groups]
-            for precision in precisions:
-                secs = []
-                for _ in range(args.repeats):
-                    start = time.perf_counter()
-                    for b in batches:
-                        with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16-mixed"):
-                            model(b["input_ids"].to(device, non_blocking=True))
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
-                    secs.append(time.perf_counter() - start)
-                rows.append(
-                    {
-                        "model": name,
-                        "mode": mode,
-                        "precision": precision,
-                        "device": device.type,
-                        "batch": bs,
-                        "reviews_per_s": n / statistics.median(secs),
-                    }
-                )
+            sizes = args.eval_batch_sizes if name == "tutorial" and bucket else [args.eval_batch_size]
+            for bs in sizes:
+                batches = _eval_batches(split, n, length, bucket, bs)
+                for precision in precisions:
+                    secs = _forward_seconds(model, batches, device, precision, args.repeats)
+                    rows.append(
+                        {
+                            "model": name,
+                            "mode": mode,
+                            "precision": precision,
+                            "device": device.type,
+                            "batch": bs,
+                            "reviews_per_s": n / secs,
+                        }
+                    )
     return rows
 
 

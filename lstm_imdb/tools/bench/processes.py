@@ -3,6 +3,7 @@ terminal), the seed's Keras code, and the allocator probe (each malloc setting i
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -17,6 +18,7 @@ import torch
 from lstm_imdb.data import IMDBDataModule, load_imdb
 from lstm_imdb.models import SentimentClassifier
 from lstm_imdb.runs.folder import HISTORY, TEST_METRICS
+from lstm_imdb.tools.bench.curves import epoch_checkpoint_overrides, epoch_test_accuracy
 from lstm_imdb.tools.bench.loops import TUTORIAL, cycle_batches, plain_loop
 from lstm_imdb.training.profiling import callback_seconds
 from lstm_imdb.utils.paths import project_root
@@ -52,39 +54,49 @@ def run_in_terminal(cmd: list[str], env: dict | None = None) -> tuple[int, str]:
     return proc.wait(), b"".join(chunks).decode(errors="replace")
 
 
-def bench_real_path(args, out_dir: Path) -> dict:
-    """One `python -m lstm_imdb.train experiment=keras_tutorial` process, as a user starts it (composed
-    config, callbacks, logger, progress bar on a terminal, validation, checkpoints, test and report),
-    under lstm_imdb.training.profiling.HookProfiler; whole-process wall time from here."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "lstm_imdb.train",
+def train_process(args, out_dir: Path, epochs: int, extra: list[str]) -> tuple[float, list[str], dict, list]:
+    """One `python -m lstm_imdb.train experiment=keras_tutorial` process on a terminal, timed from here:
+    (whole-process seconds, the command as a user types it, test_metrics.json, history.json)."""
+    typed = [
         "experiment=keras_tutorial",
-        f"trainer.max_epochs={args.real_epochs}",
+        f"trainer.max_epochs={epochs}",
+        f"seed={args.seed}",
         *data_overrides(args),
         *args.train_overrides,
-        f"hydra.run.dir={out_dir}",
-        "+trainer.profiler._target_=lstm_imdb.training.profiling.HookProfiler",
-        f"+trainer.profiler.dirpath={out_dir}",
-        "+trainer.profiler.filename=profile",
     ]
+    cmd = [sys.executable, "-m", "lstm_imdb.train", *typed, f"hydra.run.dir={out_dir}", *extra]
     start = time.perf_counter()
     status, output = run_in_terminal(cmd)
     wall = time.perf_counter() - start
     if status != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({status}):\n{output[-4000:]}")
     metrics = json.loads((out_dir / TEST_METRICS).read_text())
-    history = json.loads((out_dir / HISTORY).read_text())
+    return wall, typed, metrics, json.loads((out_dir / HISTORY).read_text())
+
+
+def bench_real_path(args, out_dir: Path) -> dict:
+    """The run users make (composed config, callbacks, logger, progress bar on a terminal, validation,
+    checkpoints, test and report), under lstm_imdb.training.profiling.HookProfiler, keeping every epoch's
+    weights for the learning curve (curves.py)."""
+    profiler = [
+        "+trainer.profiler._target_=lstm_imdb.training.profiling.HookProfiler",
+        f"+trainer.profiler.dirpath={out_dir}",
+        "+trainer.profiler.filename=profile",
+    ]
+    extra = profiler + epoch_checkpoint_overrides(out_dir)
+    wall, typed, metrics, history = train_process(args, out_dir, args.real_epochs, extra)
+    test = load_imdb(args.source, args.data_dir, args.acl_dir)["test"]
     profile = json.loads((out_dir / "fit-profile.json").read_text())
     epochs = len(history)
     return {
-        "command": "python -m lstm_imdb.train " + " ".join(cmd[3:-4]),
+        "command": "python -m lstm_imdb.train " + " ".join(typed),
+        "seed": args.seed,
         "process_s": wall,
         "epochs": epochs,
         "epoch_s": [r["epoch_s"] for r in history],
         "val_acc": [r["val/acc"] for r in history],
         "test_acc": metrics["test/acc"],
+        "test_acc_by_epoch": epoch_test_accuracy(out_dir, epochs, test["text"], test["label"]),
         "fit_s": metrics["time/fit_s"],
         "to_first_batch_s": metrics["time/to_first_batch_s"],
         "process_to_first_batch_s": metrics.get("time/process_to_first_batch_s"),
@@ -92,6 +104,23 @@ def bench_real_path(args, out_dir: Path) -> dict:
         "callbacks_s_per_epoch": {k: v / epochs for k, v in callback_seconds(profile).items()},
         "profile": profile,
         "precision": args.precision,
+    }
+
+
+def bench_two_processes(args, out_dir: Path) -> dict:
+    """Both cores as two single-threaded processes (DDP over gloo; Lightning gives each rank
+    cores / ranks threads), each with half of every batch of 128 (the tutorial's batch, averaged over
+    ranks), beside the default: one process whose matrix products use both cores."""
+    typed_extra = ["trainer.accelerator=cpu", "trainer.devices=2", "data.batch_size=64"]
+    args_ddp = argparse.Namespace(**{**vars(args), "train_overrides": [*args.train_overrides, *typed_extra]})
+    wall, typed, metrics, history = train_process(args_ddp, out_dir, args.ddp_epochs, [])
+    return {
+        "command": "python -m lstm_imdb.train " + " ".join(typed),
+        "process_s": wall,
+        "epoch_s": [r["epoch_s"] for r in history],
+        "val_acc": [r["val/acc"] for r in history],
+        "test_acc": metrics["test/acc"],
+        "test_s": metrics.get("time/test_s"),
     }
 
 
@@ -149,7 +178,7 @@ def bench_keras(args, out_dir: Path) -> dict:
             writer.writerows(zip(raw[split]["text"], raw[split]["label"], strict=True))
     result = out_dir / "keras.json"
     cmd = [args.keras_python, str(KERAS_SCRIPT), "--data", str(out_dir), "--out", str(result)]
-    cmd += ["--epochs", str(args.real_epochs)]
+    cmd += ["--epochs", str(args.real_epochs), "--seed", str(args.seed), "--test-each-epoch"]
     start = time.perf_counter()
     status, output = run_in_terminal(cmd)
     wall = time.perf_counter() - start
@@ -161,6 +190,9 @@ def bench_keras(args, out_dir: Path) -> dict:
         "epoch_s": [e["epoch_s"] for e in keras["epochs"]],
         "val_acc": keras["val_accuracy"],
         "test_acc": keras["test_accuracy"],
+        "test_acc_by_epoch": keras["test_accuracy_by_epoch"],
+        "test_probe_s": keras["test_probe_s"],
+        "seed": keras["seed"],
         "versions": f"TensorFlow {keras['tensorflow']}, Keras {keras['keras']}",
         "time": keras["time"],
     }

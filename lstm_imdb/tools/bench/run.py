@@ -25,9 +25,9 @@ from lstm_imdb.cli import startup
 from lstm_imdb.data import IMDBDataModule
 from lstm_imdb.runs.provenance import environment
 from lstm_imdb.tools.bench import measure, processes
+from lstm_imdb.tools.bench.curves import add_curves
 from lstm_imdb.tools.bench.loops import chosen_device
 from lstm_imdb.tools.bench.tables import print_tables
-from lstm_imdb.training.precision import fast_precision
 from lstm_imdb.utils.paths import default_data_dir
 
 
@@ -42,15 +42,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--eval-reviews", type=int, default=10000)
-    p.add_argument("--eval-batch-size", type=int, default=512)
+    p.add_argument("--eval-batch-size", type=int, default=512, help="evaluate's and predict's default")
+    p.add_argument(
+        "--eval-batch-sizes", type=int, nargs="+", default=[128, 512, 2048], help="tutorial, bucketed"
+    )
     p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument(
         "--precision",
-        default="auto",
-        choices=["auto", "32-true", "bf16-mixed"],
-        help="of the bare loops and evaluation (auto: what experiment=keras_tutorial uses here)",
+        default="32-true",
+        choices=["32-true", "bf16-mixed"],
+        help="of the bare loops (the trainer's default: 32-true); evaluation is timed in both",
     )
+    p.add_argument("--seed", type=int, default=42, help="of the timed runs (both sides)")
     p.add_argument("--real-epochs", type=int, default=5, help="epochs of the timed `lstm_imdb.train` run")
+    p.add_argument("--ddp-epochs", type=int, default=2, help="epochs of the two-process run (0: skip it)")
     p.add_argument("--skip-real", action="store_true", help="skip the timed `lstm_imdb.train` run")
     p.add_argument(
         "--keras-python",
@@ -64,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.warmup, args.repeats, args.eval_reviews, args.real_epochs = 4, 1, 1, 64, 1
-    args.precision = fast_precision(args.accelerator) if args.precision == "auto" else args.precision
+        args.ddp_epochs, args.eval_batch_sizes = min(args.ddp_epochs, 1), [16, 64]
     # what a child bench process (the allocator probe) needs to see the same data and settings
     args.passthrough = [
         "--source",
@@ -105,6 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
             report["keras"] = processes.bench_keras(args, Path(tmp) / "keras")
         if not args.skip_real:
             report["real_path"] = processes.bench_real_path(args, Path(tmp) / "run")
+        if args.ddp_epochs and not args.skip_real and chosen_device(args).type == "cpu":
+            report["two_processes"] = processes.bench_two_processes(args, Path(tmp) / "ddp")
+    if "real_path" in report:
+        add_curves(report["real_path"], report.get("keras"))
     report["data"] = {} if args.skip_data else measure.bench_data(args)
     dm = IMDBDataModule(
         data_dir=args.data_dir,

@@ -45,7 +45,86 @@ def real_path_table(real: dict, keras: dict | None) -> Table:
             [f"{keras['time']['test_s']:.1f} (test)", ""],
         ]
         rows = [r + e for r, e in zip(rows, theirs, strict=True)]
+        if "reach_keras_best" in real:
+            rows.append(reach_row(real, keras))
     return Table(f"The run users make: `{real['command']}`", header, rows)
+
+
+def _reached(side: dict) -> str:
+    run = side["reach_keras_best"]["run"]
+    return (
+        f"{run['process_s']:.1f} ({run['epochs']} epochs)" if run else f"not in {len(side['epoch_s'])} epochs"
+    )
+
+
+def reach_row(real: dict, keras: dict) -> list[str]:
+    """Whole-process seconds for each side to reach the Keras code's best test accuracy of the session."""
+    ours, theirs = real["reach_keras_best"]["run"], keras["reach_keras_best"]["run"]
+    ratio = f"{theirs['process_s'] / ours['process_s']:.2f}" if ours and theirs else ""
+    target = keras["reach_keras_best"]["target"]
+    return [
+        f"whole process to reach test acc {target:.4f} (Keras's best), s",
+        _reached(real),
+        _reached(keras),
+        ratio,
+    ]
+
+
+def curves_table(real: dict, keras: dict | None) -> Table:
+    """Per epoch k, what a run stopped there gives: val acc, the test acc it reports, its whole process."""
+    header = ["epochs", "lstm_imdb val acc", "test acc", "whole process, s"]
+    if keras:
+        header += ["Keras val acc", "test acc", "whole process, s", "Keras / lstm_imdb"]
+    rows = []
+    for k, run in enumerate(real["stopped"]):
+        row = [str(k + 1), f"{real['val_acc'][k]:.4f}", f"{run['test_acc']:.4f}", f"{run['process_s']:.1f}"]
+        if keras:
+            theirs = keras["stopped"][k] if k < len(keras["stopped"]) else None
+            row += (
+                [
+                    f"{keras['val_acc'][k]:.4f}",
+                    f"{theirs['test_acc']:.4f}",
+                    f"{theirs['process_s']:.1f}",
+                    f"{theirs['process_s'] / run['process_s']:.2f}",
+                ]
+                if theirs
+                else ["", "", "", ""]
+            )
+        rows.append(row)
+    seeds = f"seed {real['seed']}" + (f", Keras seed {keras['seed']}" if keras else "")
+    return Table(
+        f"Learning curves and time to accuracy ({seeds})",
+        header,
+        rows,
+        intro="A run stopped after k epochs: this project tests its best checkpoint by val acc so far, the "
+        "Keras code the weights after epoch k; whole process = the timed process less the epochs after k "
+        "(and less Keras's per-epoch test scoring, timed apart). Test accuracies from each epoch's weights.",
+    )
+
+
+def two_processes_table(real: dict, two: dict) -> Table:
+    """One process with two threads (the default) against two single-threaded DDP processes."""
+    n = len(two["epoch_s"])
+    one_epoch = statistics.mean(real["epoch_s"][:n])
+    two_epoch = statistics.mean(two["epoch_s"])
+    return Table(
+        f"Both cores: one process, two threads (the default) or two processes, one thread each (first {n} epochs)",
+        ["run", "epoch, mean s", "val acc after each epoch", "one process / this"],
+        [
+            [
+                "one process, 2 threads, batch 128",
+                f"{one_epoch:.1f}",
+                " ".join(f"{a:.4f}" for a in real["val_acc"][:n]),
+                "1.00",
+            ],
+            [
+                f"`{two['command']}`",
+                f"{two_epoch:.1f}",
+                " ".join(f"{a:.4f}" for a in two["val_acc"]),
+                f"{one_epoch / two_epoch:.2f}",
+            ],
+        ],
+    )
 
 
 def callbacks_table(real: dict) -> Table:
@@ -161,7 +240,12 @@ def bench_tables(report: dict) -> list[Table]:
     """Every table of a bench record, in the order both renderings show them."""
     real, tables = report.get("real_path"), []
     if real:
-        tables += [real_path_table(real, report.get("keras")), callbacks_table(real)]
+        tables += [real_path_table(real, report.get("keras"))]
+        if "stopped" in real:
+            tables.append(curves_table(real, report.get("keras")))
+        if report.get("two_processes"):
+            tables.append(two_processes_table(real, report["two_processes"]))
+        tables.append(callbacks_table(real))
     if "floor" in report:
         tables.append(floor_table(report))
     tables.append(training_table(report))

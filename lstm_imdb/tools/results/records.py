@@ -108,6 +108,8 @@ def machine(env: dict) -> str:
         return "?"
     threads = env.get("torch_threads")
     where = env.get("cpu") or "CPU"
+    if env.get("cpu_isa"):  # machines of one model name differ in their vector units (and timings)
+        where = f"{where} ({env['cpu_isa']})"
     if env.get("cuda"):
         where = f"{env.get('device')} (CUDA {env['cuda']}), {where}"
     return f"{where}, {threads} threads"
@@ -167,6 +169,7 @@ ENV_KEPT = (
     "date",
     "argv",
     "cpu",
+    "cpu_isa",
     "torch_threads",
     "cuda",
     "device",
