@@ -3,7 +3,7 @@
 What a user gets from a process stopped after k epochs: this project tests the checkpoint with the best
 val acc among epochs 1..k (the first of equals, as ModelCheckpoint keeps it); the Keras code tests the
 weights after epoch k. Each side's run keeps every epoch's weights and tests them (this project's after the
-run, from per-epoch checkpoints; Keras's in a callback whose time is taken out), so one 5-epoch process
+run, from per-epoch checkpoints; Keras's in a callback whose time is taken out of its process's), so one 5-epoch process
 of each side gives the test accuracy and the whole-process time of every shorter run: the same process
 without the epochs it would not have run.
 """
@@ -77,9 +77,7 @@ def add_curves(real: dict, keras: dict | None) -> None:
     real["stopped"] = stopped_runs(real["process_s"], real["epoch_s"], real["test_acc_tested"])
     if not keras:
         return
-    keras["stopped"] = stopped_runs(
-        keras["process_s"] - keras["test_probe_s"], keras["epoch_s"], keras["test_acc_by_epoch"]
-    )
+    keras["stopped"] = stopped_runs(keras["process_s"], keras["epoch_s"], keras["test_acc_by_epoch"])
     target = max(keras["test_acc_by_epoch"])
     real["reach_keras_best"] = {"target": target, "run": time_to_accuracy(real["stopped"], target)}
     keras["reach_keras_best"] = {"target": target, "run": time_to_accuracy(keras["stopped"], target)}

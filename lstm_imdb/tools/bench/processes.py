@@ -186,7 +186,8 @@ def bench_keras(args, out_dir: Path) -> dict:
         raise RuntimeError(f"{' '.join(cmd)} failed ({status}):\n{output[-4000:]}")
     keras = json.loads(result.read_text())
     return {
-        "process_s": wall,
+        "process_s": wall - keras["test_probe_s"],  # a user's run does not score test after each epoch
+        "process_with_test_probes_s": wall,
         "epoch_s": [e["epoch_s"] for e in keras["epochs"]],
         "val_acc": keras["val_accuracy"],
         "test_acc": keras["test_accuracy"],
