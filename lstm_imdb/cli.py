@@ -3,7 +3,8 @@ entry point with the project's exit codes.
 
     0    done
     1    training stopped on a non-finite loss (in a sweep the trial reports NaN and the sweep goes on)
-    2    bad input, found before any work: a checkpoint that is missing or not ours, an unreadable input
+    2    bad input, found before any work: a checkpoint that is missing or not ours, an unreadable input,
+         a precision the machine cannot train in
     143  stopped by SIGTERM; the run saved a checkpoint to resume from (the log says how)
 """
 
@@ -56,6 +57,7 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
     from hydra.types import RunMode
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    from lstm_imdb.training.precision import PrecisionError
     from lstm_imdb.utils.checkpoint_file import CheckpointError
 
     def wrap(task: Callable) -> Callable:
@@ -69,7 +71,7 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
                 if HydraConfig.get().mode == RunMode.MULTIRUN:
                     return float("nan")
                 sys.exit(1)
-            except (CheckpointError, *usage_errors) as err:
+            except (CheckpointError, PrecisionError, *usage_errors) as err:
                 log.error("%s", err)
                 sys.exit(2)
             except SIGTERMException:

@@ -50,6 +50,7 @@ def validate_data_options(hp) -> None:
         ("num_words", 2),
         ("sequence_length", 1),
         ("batch_size", 1),
+        ("bucket_pool", 1),
         ("eval_batch_size", 1),
         ("num_workers", 0),
         ("seed", 0),
@@ -80,6 +81,7 @@ class IMDBDataModule(L.LightningDataModule):
         padding_side: str = "left",
         truncation_side: str = "left",
         bucket: bool = True,
+        bucket_pool: int = 50,
         batch_size: int = 128,
         eval_batch_size: int = 512,
         val_fraction: float = 0.1,
@@ -189,7 +191,10 @@ class IMDBDataModule(L.LightningDataModule):
         )
         if hp.bucket:
             lengths = np.minimum(split.lengths, hp.sequence_length)
-            sampler = BucketBatchSampler(lengths, bs, shuffle=train, seed=hp.seed)  # Lightning sets its epoch
+            # Lightning sets its epoch
+            sampler = BucketBatchSampler(
+                lengths, bs, shuffle=train, seed=hp.seed, pool_batches=hp.bucket_pool
+            )
             return DataLoader(TokenDataset(split), batch_sampler=sampler, **common)
         if torch.distributed.is_available() and torch.distributed.is_initialized():  # trainer=ddp
             if train:

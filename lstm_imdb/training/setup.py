@@ -17,6 +17,7 @@ from lstm_imdb.runs.folder import ENVIRONMENT, write_json
 from lstm_imdb.runs.provenance import environment
 from lstm_imdb.training.callbacks import MetricHistory
 from lstm_imdb.training.hparams import print_config_tree
+from lstm_imdb.training.precision import check_precision
 
 
 def instantiate_group(cfg: DictConfig | None) -> list:
@@ -67,6 +68,7 @@ def build_run(cfg: DictConfig, model_key: str = "model") -> Run:
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_precision(trainer.precision, trainer.strategy.root_device.type)
     env = {**environment(), "tags": list(cfg.get("tags") or []), "precision": str(trainer.precision)}
     run = Run(cfg, Path(cfg.paths.output_dir), ckpt_path, datamodule, model, callbacks, loggers, trainer, env)
     run.write_environment()

@@ -45,6 +45,21 @@ def test_fixed_padding_without_buckets(acl_dir, data_dir):
     assert next(iter(dm.val_dataloader()))["input_ids"].shape[1] == 20
 
 
+def test_bucket_pool_sets_how_far_training_batches_are_sorted(acl_dir, data_dir):
+    """data.bucket_pool=1: each batch is a random draw, padded to its longest review; a pool over the whole
+    split makes batches of neighbouring lengths (less padding, less random batches)."""
+
+    def padding(pool):
+        dm = make_dm(acl_dir, data_dir, bucket_pool=pool)
+        dm.prepare_data()
+        dm.setup("fit")
+        loader = dm.train_dataloader()
+        assert loader.batch_sampler.pool_batches == pool
+        return sum(int((b["input_ids"] == 0).sum()) for b in loader)
+
+    assert padding(1) > padding(100)
+
+
 def _rows(split) -> list[tuple]:
     return [tuple(split.ids(i).tolist()) for i in range(len(split))]
 
@@ -114,6 +129,7 @@ def test_vocabulary_travels_in_state_dict(acl_dir, data_dir):
         ({"source": "acl", "acl_dir": "/no/such/folder"}, "data.acl_dir"),
         ({"source": "acl", "acl_dir": None}, "data.acl_dir"),
         ({"bucket": "maybe"}, "data.bucket"),
+        ({"bucket_pool": 0}, "data.bucket_pool"),
     ],
 )
 def test_bad_options_fail_before_any_work(kwargs, key, tmp_path):

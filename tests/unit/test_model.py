@@ -199,6 +199,19 @@ def test_fast_precision_is_bf16_only_where_the_chip_computes_it(monkeypatch):
     assert fast_precision("cpu") == "bf16-mixed"  # trainer=cpu on that machine: the CPU decides
 
 
+def test_bf16_on_a_cpu_without_it_is_refused_before_any_work(monkeypatch):
+    """oneDNN has no bf16 LSTM kernel on such a CPU and fails in the first step with an opaque message."""
+    from lstm_imdb.training.precision import PrecisionError, check_precision
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    with pytest.raises(PrecisionError, match=r"trainer.precision=bf16-mixed: this CPU .* fp32, the default"):
+        check_precision("bf16-mixed", "cpu")
+    check_precision("32-true", "cpu")
+    check_precision("bf16-mixed", "cuda")  # only the CPU path is checked here
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    check_precision("bf16-mixed", "cpu")
+
+
 def test_bidirectional_kernels_are_built_without_drawing_from_the_rng():
     """An evaluation forward of a bidirectional encoder draws no random numbers, its first one included
     (when its single-direction kernels are built)."""
