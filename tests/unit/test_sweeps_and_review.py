@@ -81,8 +81,8 @@ def test_summary_of_sweeps_that_swept_different_keys(tmp_path):
         ),  # fp32 everywhere unless asked (docs/performance.md)
         (["trainer.precision=bf16-mixed"], lambda c: c.trainer.precision == "bf16-mixed"),
         (["logger=many"], lambda c: set(c.logger) == {"tensorboard", "csv"}),
-        (["experiment=keras_tutorial"], lambda c: c.data.bucket is True and c.trainer.max_epochs == 5),
-        (["experiment=keras_tutorial", "data.bucket=false"], lambda c: c.data.bucket is False),
+        (["experiment=keras_tutorial"], lambda c: c.data.bucket is False and c.trainer.max_epochs == 5),
+        (["experiment=keras_tutorial", "data.bucket=true"], lambda c: c.data.bucket is True),
         (
             ["trainer=cpu", "trainer.precision=${fast_precision:cpu}"],
             lambda c: c.trainer.precision in ("32-true", "bf16-mixed"),
