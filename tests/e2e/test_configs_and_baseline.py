@@ -59,19 +59,29 @@ def test_each_config_trains_one_step(overrides, acl_dir, tmp_path):
     assert written["test/acc"] == pytest.approx(metrics["test/acc"])
 
 
-def test_baseline_writes_the_same_report(acl_dir, tmp_path):
+@pytest.mark.parametrize(
+    ("choice", "extra", "C", "beta"),
+    [
+        ("tfidf", ["baseline.C=[0.5,4]"], (0.5, 4.0), (1.0,)),
+        ("nbsvm", ["baseline.C=[0.5,4]", "baseline.beta=[0.25,1]"], (0.5, 4.0), (0.25, 1.0)),
+    ],
+)
+def test_baseline_writes_the_same_report(acl_dir, tmp_path, choice, extra, C, beta):
     out = tmp_path / "baseline"
     run_module(
         "lstm_imdb.baseline",
+        f"baseline={choice}",
         "data.source=acl",
         f"data.acl_dir={acl_dir}",
-        "baseline.C=[0.5,4]",
-        "baseline.nb_weighting=true",
+        *extra,
         f"hydra.run.dir={out}",
         root=tmp_path,
     )
     metrics = json.loads((out / "test_metrics.json").read_text())
+    assert metrics["baseline"] == choice
     assert metrics["test/acc"] > 0.9  # cue words make the tiny reviews linearly separable
-    assert metrics["C"] in (0.5, 4.0) and set(metrics["val_acc_by_C"]) == {"0.5", "4"}
+    assert metrics["C"] in C and metrics["beta"] in beta
+    assert len(metrics["val_acc_by_C_beta"]) == len(C) * len(beta)
+    assert set(metrics["val_acc_by_C"]) == {"0.5", "4"}  # at the chosen beta
     for name in ("classification_report.txt", "confusion_matrix.png", "roc_curve.png"):
         assert (out / "report" / name).is_file()
