@@ -66,14 +66,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
             metrics.update(split_metrics(name, probs, y))
     seen = {"test": rows_seen_in(ds["test"]["text"], texts)} if "test" in predictions else {}
     write_json(Path(cfg.paths.output_dir) / ENVIRONMENT, environment())
-    log.info(
-        "%s: C=%g beta=%g (by validation accuracy), %d features, refit on all train in %.1f s",
-        b.name,
-        best_C,
-        best_beta,
-        X.shape[1],
-        fit_s,
-    )
+    chosen = f"{b.name}: C={best_C:g} beta={best_beta:g} (by validation accuracy), {X.shape[1]} features"
+    log.info("%s, refit on all train in %.1f s", chosen, fit_s)
     metrics = finish_run(
         Path(cfg.paths.output_dir),
         metrics,
