@@ -160,7 +160,7 @@ def performance_lines(bench: dict) -> list[str]:
         )
     best_eval = {}
     for r in bench["eval"]:
-        if r["mode"].startswith("bucketed"):
+        if r["mode"].startswith("bucketed") and r.get("precision", bench["precision"]) == bench["precision"]:
             best_eval[r["model"]] = max(best_eval.get(r["model"], 0), r["reviews_per_s"])
     if best_eval:
         lines.append(
