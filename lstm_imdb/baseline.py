@@ -11,7 +11,6 @@ files and run folder as training.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from omegaconf import DictConfig
 from lstm_imdb.cli import entry
 from lstm_imdb.data import load_imdb
 from lstm_imdb.data.split import rows_seen_in, validation_split
-from lstm_imdb.models.linear import as_list, check_options, fit_classifier, fit_features, scorer
+from lstm_imdb.models.linear import as_list, check_options, fit_features, fit_logistic, interpolated, scorer
 from lstm_imdb.runs.folder import ENVIRONMENT, write_json
 from lstm_imdb.runs.provenance import environment
 from lstm_imdb.runs.report import finish_run, split_metrics
@@ -35,10 +34,12 @@ def choose_on_validation(b: DictConfig, texts: list[str], labels: np.ndarray, fi
     features, X = fit_features(b, [texts[i] for i in fit_idx], labels[fit_idx])
     X_val = features.transform([texts[i] for i in val_idx])
     scores = {}
-    for C, beta in itertools.product(as_list(b.C), as_list(b.beta)):
-        clf = fit_classifier(b, X, labels[fit_idx], C, beta)
-        scores[(C, beta)] = split_metrics("val", clf.predict_proba(X_val)[:, 1], labels[val_idx])["val/acc"]
-        log.info("C=%g beta=%g: val/acc %.4f", C, beta, scores[(C, beta)])
+    for C in as_list(b.C):
+        fitted = fit_logistic(X, labels[fit_idx], C, b.max_iter)
+        for beta in as_list(b.beta):
+            probs = interpolated(fitted, beta).predict_proba(X_val)[:, 1]
+            scores[(C, beta)] = split_metrics("val", probs, labels[val_idx])["val/acc"]
+            log.info("C=%g beta=%g: val/acc %.4f", C, beta, scores[(C, beta)])
     return scores
 
 
@@ -54,7 +55,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     best_C, best_beta = max(scores, key=scores.get)
     start = time.perf_counter()
     features, X = fit_features(b, texts, labels)
-    predict = scorer(features, fit_classifier(b, X, labels, best_C, best_beta))
+    predict = scorer(features, interpolated(fit_logistic(X, labels, best_C, b.max_iter), best_beta))
     fit_s = time.perf_counter() - start
     metrics = {"val/acc": scores[(best_C, best_beta)]}
     predictions = {}

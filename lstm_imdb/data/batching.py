@@ -6,27 +6,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import sparse
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset, Sampler
 
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.data.tokens import TokenizedSplit
+from lstm_imdb.data.wide import row_features
 
 SIDES = ("left", "right")
 
 
 class TokenDataset(Dataset):
-    """(token ids, label, row index) of each review of a split; the index lets predictions made in any
-    batch order be put back in the split's order."""
+    """(token ids, label, row index) of each review of a split, and with `wide` (the split's CSR matrix of
+    hashed n-grams) the review's feature columns; the index lets predictions made in any batch order be
+    put back in the split's order."""
 
-    def __init__(self, split: TokenizedSplit):
+    def __init__(self, split: TokenizedSplit, wide: sparse.csr_matrix | None = None):
         self.split = split
+        self.wide = wide
 
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, int, int]:
-        return self.split.ids(i), int(self.split.labels[i]), int(i)
+    def __getitem__(self, i: int) -> tuple:
+        item = (self.split.ids(i), int(self.split.labels[i]), int(i))
+        return item if self.wide is None else (*item, row_features(self.wide, i))
 
 
 class PadCollate:
@@ -58,7 +63,8 @@ class PadCollate:
         return ids[-self.sequence_length :] if self.truncation_side == "left" else ids[: self.sequence_length]
 
     def __call__(self, items: list[tuple]) -> dict[str, torch.Tensor]:
-        """items: (ids, label) or (ids, label, row index); the batch has `index` when they have one."""
+        """items: (ids, label), (ids, label, row index) or (ids, label, row index, wide feature columns);
+        the batch has `index` and `wide_ids` + `wide_offsets` when they have them."""
         seqs = [torch.from_numpy(self.truncate(item[0]).astype(np.int64)) for item in items]
         input_ids = pad_sequence(seqs, batch_first=True, padding_value=PAD_ID, padding_side=self.padding_side)
         missing = self.sequence_length - input_ids.shape[1]
@@ -72,7 +78,20 @@ class PadCollate:
         }
         if items and len(items[0]) > 2:
             batch["index"] = torch.tensor([item[2] for item in items], dtype=torch.int64)
+        if items and len(items[0]) > 3:
+            batch.update(wide_batch([item[3] for item in items]))
         return batch
+
+
+def wide_batch(rows: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    """The feature columns of each review as `nn.EmbeddingBag`'s flat ids and offsets."""
+    offsets = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum([len(r) for r in rows[:-1]], out=offsets[1:])
+    flat = np.concatenate(rows) if rows else np.zeros(0)
+    return {
+        "wide_ids": torch.from_numpy(flat.astype(np.int64)),
+        "wide_offsets": torch.from_numpy(offsets),
+    }
 
 
 def longest_first(lengths) -> np.ndarray:

@@ -1,7 +1,8 @@
 """`IMDBDataModule`: raw reviews -> cached token ids -> train / val / test / rotten_tomatoes batches.
 
 Batches are dicts: `input_ids` [B, T] int64, `lengths` [B] (real tokens, after truncation), `labels` [B],
-`index` [B] (the reviews' rows in their split). The fitted vocabulary travels in checkpoints
+`index` [B] (the reviews' rows in their split), and with `wide` (the full text's hashed n-grams,
+`data/wide.py`) `wide_ids` and `wide_offsets` (an `nn.EmbeddingBag`'s flat input). The fitted vocabulary travels in checkpoints
 (`state_dict`), so a checkpoint alone can predict.
 
 The validation split is drawn with `val_seed`, not with the run's `seed`: runs of several seeds (an
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from pathlib import Path
 
 import lightning as L
@@ -28,6 +30,7 @@ from lstm_imdb.data.imdb import IMDBData, open_imdb
 from lstm_imdb.data.sources import SOURCES
 from lstm_imdb.data.split import rows_seen_in, validation_split
 from lstm_imdb.data.tokens import TokenizedSplit, build_token_cache, token_cache_dir
+from lstm_imdb.data.wide import wide_features, wide_settings
 from lstm_imdb.utils.paths import default_data_dir
 
 log = logging.getLogger(__name__)
@@ -90,10 +93,12 @@ class IMDBDataModule(L.LightningDataModule):
         seed: int = 42,
         val_seed: int = 42,
         hub_timeout: float = 3.0,
+        wide: dict | None = None,
         tokenizer: Tokenizer | str | None = None,
     ):
         super().__init__()
         validate_data_options(dict(locals()))  # the arguments above, by name
+        wide = wide_settings(wide)  # the defaults filled in, so a checkpoint holds every setting
         self.save_hyperparameters(ignore=["tokenizer"])  # it travels in the checkpoint (state_dict)
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         if isinstance(tokenizer, str):
@@ -101,6 +106,7 @@ class IMDBDataModule(L.LightningDataModule):
         self.given_tokenizer: Tokenizer | None = tokenizer
         self.tokenizer: Tokenizer | None = None
         self.splits: dict[str, TokenizedSplit] = {}
+        self.wide: dict = {}  # split -> CSR matrix of its reviews' hashed n-grams (with `wide`)
         self.data_fingerprint: dict = {}  # source and sha256 of each split (see sources.split_fingerprint)
         self._imdb: IMDBData | None = None
         self._seen_in_train: dict[str, np.ndarray] | None = None
@@ -155,6 +161,19 @@ class IMDBDataModule(L.LightningDataModule):
             **{name: TokenizedSplit.from_dataset(ids[name]) for name in ids if name != "train"},
         }
         log.info("Splits: %s", {k: len(v) for k, v in self.splits.items()})
+        if self.hparams.wide is not None:
+            self._build_wide_features(train_rows, val_rows)
+
+    def _build_wide_features(self, train_rows: np.ndarray, val_rows: np.ndarray) -> None:
+        """Hashed n-grams of every review's full text (stateless: nothing to fit, nothing to cache)."""
+        start = time.perf_counter()
+        raw = self._data().dataset
+        train = wide_features(raw["train"]["text"], self.hparams.wide)
+        self.wide = {"train": train[train_rows], "val": train[val_rows]}
+        for name in self.splits:
+            if name not in self.wide:
+                self.wide[name] = wide_features(raw[name]["text"], self.hparams.wide)
+        log.info("Wide features (hashed n-grams of the full text) in %.1f s", time.perf_counter() - start)
 
     @property
     def seen_in_train(self) -> dict[str, np.ndarray]:
@@ -182,6 +201,7 @@ class IMDBDataModule(L.LightningDataModule):
     def _loader(self, name: str, train: bool) -> DataLoader:
         hp = self.hparams
         split = self.splits[name]
+        dataset = TokenDataset(split, self.wide.get(name))
         bs = hp.batch_size if train else hp.eval_batch_size
         common = dict(
             collate_fn=self.collate,
@@ -195,14 +215,14 @@ class IMDBDataModule(L.LightningDataModule):
             sampler = BucketBatchSampler(
                 lengths, bs, shuffle=train, seed=hp.seed, pool_batches=hp.bucket_pool
             )
-            return DataLoader(TokenDataset(split), batch_sampler=sampler, **common)
+            return DataLoader(dataset, batch_sampler=sampler, **common)
         if torch.distributed.is_available() and torch.distributed.is_initialized():  # trainer=ddp
             if train:
-                sampler = DistributedSampler(TokenDataset(split), shuffle=True, seed=hp.seed)
+                sampler = DistributedSampler(dataset, shuffle=True, seed=hp.seed)
             else:  # no padding with repeated reviews: each one is scored once
                 sampler = EvalShardSampler(len(split))
-            return DataLoader(TokenDataset(split), batch_size=bs, sampler=sampler, **common)
-        return DataLoader(TokenDataset(split), batch_size=bs, shuffle=train, **common)
+            return DataLoader(dataset, batch_size=bs, sampler=sampler, **common)
+        return DataLoader(dataset, batch_size=bs, shuffle=train, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

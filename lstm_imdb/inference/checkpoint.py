@@ -45,7 +45,7 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
 
 
 # data settings that must agree between the members of an ensemble
-_SHARED_DATA = ("num_words", "sequence_length", "padding_side", "truncation_side")
+_SHARED_DATA = ("num_words", "sequence_length", "padding_side", "truncation_side", "wide")
 
 
 def load_ensemble(paths: list[str | Path]) -> LoadedCheckpoint:

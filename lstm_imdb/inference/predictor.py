@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lstm_imdb.data.batching import PadCollate, length_sorted_batches
+from lstm_imdb.data.batching import PadCollate, length_sorted_batches, wide_batch
 from lstm_imdb.data.tokenizer import encode
+from lstm_imdb.data.wide import row_features, wide_features
 from lstm_imdb.inference.checkpoint import LoadedCheckpoint
 from lstm_imdb.inference.formats import CsvWriter, JsonlWriter
 from lstm_imdb.utils.decision import LABELS, predicted_labels
@@ -32,6 +33,7 @@ class Predictor:
         self.collate = PadCollate(
             hp["sequence_length"], hp["padding_side"], hp["truncation_side"], pad_to_longest=True
         )
+        self.wide = hp.get("wide")  # the wide part's n-gram settings, when the model has one
         self.batch_size = batch_size
         # Only the last `sequence_length` tokens count; cutting huge texts first keeps tokenizing cheap.
         self.max_chars = max_chars
@@ -46,15 +48,21 @@ class Predictor:
         return encode(self.tokenizer, [self._clip(t) for t in texts])
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        return self.predict_ids(self.encode(texts))
+        return self.predict_ids(self.encode(texts), texts)
 
     @torch.inference_mode()
-    def predict_ids(self, ids: list[list[int]]) -> np.ndarray:
+    def predict_ids(self, ids: list[list[int]], texts: list[str] | None = None) -> np.ndarray:
+        """P(positive) of each review's token ids; a model with a wide part also needs the texts (its
+        n-grams come from the whole text)."""
+        if self.wide is not None and texts is None:
+            raise ValueError("this model has a wide part: predict_ids needs the texts as well as their ids")
+        wide = wide_features([self._clip(t) for t in texts], self.wide) if self.wide is not None else None
         lengths = [min(len(i), self.collate.sequence_length) for i in ids]
         probs = np.empty(len(ids), dtype=np.float32)
         for idx in length_sorted_batches(lengths, self.batch_size):
             batch = self.collate([(np.asarray(ids[i], dtype=np.int64), 0) for i in idx])
-            probs[idx] = torch.sigmoid(self.model(batch["input_ids"]).float()).numpy()
+            extra = {} if wide is None else wide_batch([row_features(wide, i) for i in idx])
+            probs[idx] = torch.sigmoid(self.model(batch["input_ids"], **extra).float()).numpy()
         return probs
 
 
@@ -69,7 +77,7 @@ def score(predictor: Predictor, rows: list[dict]) -> list[dict]:
             ids.append(row_ids)
         else:
             rows[i]["error"] = "empty review (no words after removing markup and punctuation)"
-    probs = predictor.predict_ids(ids)
+    probs = predictor.predict_ids(ids, [rows[i]["text"] for i in good])
     for i, p, y in zip(good, probs, predicted_labels(probs), strict=True):
         rows[i].update(prob_positive=round(float(p), 6), label=LABELS[y])
     return rows

@@ -13,34 +13,19 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn as nn
-from hydra.utils import get_class
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
 from lstm_imdb.models.adversarial import adversarial_perturbation
 from lstm_imdb.models.encoder import RNNEncoder
-from lstm_imdb.models.optim import build_optimizers, plain
+from lstm_imdb.models.optim import build_optimizers, check_target, plain
 from lstm_imdb.models.pretrained import init_from_language_model, init_from_vectors
+from lstm_imdb.models.wide import fit_wide_layer, wide_fit_settings
 from lstm_imdb.utils.decision import THRESHOLD
 
 # The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
 TEST_SPLITS = ("test", "rotten_tomatoes")
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
-
-
-def _check_target(key: str, cfg: dict | None, base: type) -> None:
-    """Fail early (before any data work) on a `_target_` that is not an importable `base` subclass."""
-    if cfg is None:
-        return
-    target = cfg.get("_target_") if isinstance(cfg, dict) else None
-    if not target:
-        raise ValueError(f"{key} needs a _target_ (e.g. torch.optim.Adam), got {cfg}")
-    try:
-        cls = get_class(target)
-    except Exception as err:
-        raise ValueError(f"{key}._target_={target!r}: cannot be imported ({err})") from err
-    if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise ValueError(f"{key}._target_={target!r}: not a {base.__module__}.{base.__name__}")
 
 
 def _metrics(prefix: str) -> MetricCollection:
@@ -86,6 +71,10 @@ class SentimentClassifier(L.LightningModule):
     multiplies the learning rate of the embedding and recurrent weights (ULMFiT's discriminative rates,
     two groups); `adversarial_eps` > 0 adds the loss under an adversarial perturbation of the embeddings;
     `bag_loss_weight` > 0 adds the n-gram bag's own loss (see `_training_losses`).
+
+    The wide part (`wide_buckets` > 0, with the datamodule's `data.wide` features): NBSVM is fitted when a
+    fit starts (`wide_fit`, `models/wide.py`), fixed, and training reads each training review's out-of-fold
+    wide logit; evaluation and prediction read the fitted layer.
     """
 
     def __init__(
@@ -100,10 +89,14 @@ class SentimentClassifier(L.LightningModule):
         adversarial_eps: float = 0.0,
         pretrained_lr_scale: float = 1.0,
         bag_loss_weight: float = 0.0,
+        wide_fit: dict | None = None,
         **encoder_kwargs,
     ):
         super().__init__()
         self.net = RNNEncoder(**encoder_kwargs)  # validates its options; an unknown one is a TypeError
+        wide_fit = wide_fit_settings(wide_fit) if self.net.wide is not None else None
+        if self.net.wide is not None:
+            self.net.wide.requires_grad_(False)  # fitted by NBSVM in `setup`, then fixed
         _validate_knowledge_options(
             vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale
         )
@@ -115,8 +108,8 @@ class SentimentClassifier(L.LightningModule):
             self.net.embedding.weight.requires_grad_(False)
         optimizer = plain(optimizer) or dict(DEFAULT_OPTIMIZER)
         scheduler = plain(scheduler) or None  # model/scheduler=none composes to {}
-        _check_target("model.optimizer", optimizer, torch.optim.Optimizer)
-        _check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
+        check_target("model.optimizer", optimizer, torch.optim.Optimizer)
+        check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
         lr = optimizer.get("lr", 1.0)
         if not isinstance(lr, (int, float)) or not (0 < lr < math.inf):
             raise ValueError(f"model.optimizer.lr={lr!r}: must be a finite number > 0")
@@ -135,6 +128,7 @@ class SentimentClassifier(L.LightningModule):
                 "adversarial_eps": adversarial_eps,
                 "pretrained_lr_scale": pretrained_lr_scale,
                 "bag_loss_weight": bag_loss_weight,
+                "wide_fit": wide_fit,
             }
         )
         self.loss_fn = nn.BCEWithLogitsLoss()
@@ -150,13 +144,23 @@ class SentimentClassifier(L.LightningModule):
         # ... and the split's rows they are for (all of them, unless test batches were limited)
         self.test_rows: dict[str, np.ndarray] = {}
         self._test_buffers: dict[str, list[tuple[torch.Tensor, ...]]] = {}
+        # training rows' out-of-fold wide logits (set by `setup` when a fit starts; not in checkpoints)
+        self.wide_out_of_fold: torch.Tensor | None = None
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Logits [B] of the positive class."""
-        return self.net(input_ids)
+    def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
+        """Logits [B] of the positive class (`wide`: the batch's wide_ids and wide_offsets, if any)."""
+        return self.net(input_ids, **wide)
+
+    def wide_inputs(self, batch: dict) -> dict:
+        """The wide part's input from a batch: while training, the rows' out-of-fold logits."""
+        if self.net.wide is None:
+            return {}
+        if self.training and self.wide_out_of_fold is not None:
+            return {"wide_raw": self.wide_out_of_fold.to(batch["index"].device)[batch["index"]]}
+        return {k: batch[k] for k in ("wide_ids", "wide_offsets") if k in batch}
 
     def _step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        logits = self(batch["input_ids"]).float()
+        logits = self(batch["input_ids"], **self.wide_inputs(batch)).float()
         labels = batch["labels"]
         loss = self.loss_fn(logits, labels.float())
         return loss, torch.sigmoid(logits), labels
@@ -166,11 +170,15 @@ class SentimentClassifier(L.LightningModule):
         """Before a fit: word vectors, then a pretrained LM (it may carry its own rows for the same words).
         Lightning restores a resumed fit's checkpoint after this hook, so a resume keeps its own weights."""
         hp = self.hparams
-        if stage != "fit" or not (hp.vectors or hp.init_from):
+        if stage != "fit":
+            return
+        self.knowledge = {}
+        if self.net.wide is not None:
+            self._fit_wide_part(self.trainer.datamodule)
+        if not (hp.vectors or hp.init_from):
             return
         datamodule = self.trainer.datamodule
         vocab = datamodule.tokenizer.get_vocab()
-        self.knowledge = {}
         if hp.vectors:
             self.knowledge["vectors"] = init_from_vectors(
                 self.net.embedding, vocab, hp.vectors, datamodule.data_dir
@@ -179,6 +187,13 @@ class SentimentClassifier(L.LightningModule):
             self.knowledge["init_from"] = init_from_language_model(
                 self.net.embedding, self.net.rnn, vocab, hp.init_from
             )
+
+    def _fit_wide_part(self, datamodule) -> None:
+        """NBSVM into the wide layer, and the out-of-fold logits that training reads (a resumed fit refits
+        the same, then loads its checkpoint over the layer)."""
+        self.wide_out_of_fold, self.knowledge["wide"] = fit_wide_layer(
+            self.net.wide, datamodule, self.hparams.wide_fit
+        )
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -207,6 +222,8 @@ class SentimentClassifier(L.LightningModule):
             embedded = embedded.detach().requires_grad_(True)
         recurrent = self.net.recurrent_logit(embedded, mask)
         bag = self.net.bag_logit(ids)
+        wide = self.net.wide_logit(**self.wide_inputs(batch))
+        bag = bag if wide is None else wide if bag is None else bag + wide  # what the adversary leaves alone
         logits = recurrent.float() if bag is None else recurrent.float() + bag
         loss = self.loss_fn(logits, target)
         total = loss
@@ -218,8 +235,8 @@ class SentimentClassifier(L.LightningModule):
             adv_loss = self.loss_fn(adv if bag is None else adv + bag, target)
             self.log("train/adv_loss", adv_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
             total = total + adv_loss
-        if self.hparams.bag_loss_weight > 0 and bag is not None:
-            bag_loss = self.loss_fn(bag, target)
+        if self.hparams.bag_loss_weight > 0 and self.net.ngrams is not None:
+            bag_loss = self.loss_fn(self.net.bag_logit(ids), target)
             self.log("train/bag_loss", bag_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
             total = total + self.hparams.bag_loss_weight * bag_loss
         return total, loss, torch.sigmoid(logits), labels

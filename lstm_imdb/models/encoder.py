@@ -1,7 +1,9 @@
 """`RNNEncoder`: a plain `nn.Module`, token ids [B, T] -> one logit per review [B].
 
 embedding -> (locked) dropout -> LSTM/GRU (weight-dropped) -> pooling over real tokens -> dropout -> linear,
-plus, with `ngram_order` >= 1, the logit of a linear bag of hashed n-grams of the same ids (`NgramBag`).
+plus, with `ngram_order` >= 1, the logit of a linear bag of hashed n-grams of the same ids (`NgramBag`),
+and with `wide_buckets` >= 1, `mix` times the logit of a linear layer over the full text's hashed n-grams
+(the wide part, `models/wide.py`: its features come with the batch, not from the ids).
 Padding is id 0 and never a real token, so the mask of real tokens comes from the ids themselves. Each
 review's real tokens are moved to the start of its row before the recurrence (see `recurrence.py`), so a
 review's logit is the same whatever the padding around it: alone, in a batch of long reviews, padded on
@@ -18,6 +20,7 @@ from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.models.ngram import NgramBag
 from lstm_imdb.models.recurrence import real_tokens_first, recurrent_params, run_padding_free
 from lstm_imdb.models.regularization import INITS, init_keras_, word_dropout
+from lstm_imdb.models.wide import WideLinear
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "mean", "max", "mean_max")
@@ -29,7 +32,7 @@ def validate_encoder_options(hp: dict) -> None:
     for key in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
         if not isinstance(hp[key], int) or hp[key] < 1:
             problems.append(f"model.{key}={hp[key]!r}: must be an integer >= 1")
-    for key in ("ngram_order", "ngram_buckets"):
+    for key in ("ngram_order", "ngram_buckets", "wide_buckets"):
         if not isinstance(hp[key], int) or hp[key] < 0:
             problems.append(
                 f"model.{key}={hp[key]!r}: must be an integer >= 0 (ngram_order 0: no n-gram bag)"
@@ -77,6 +80,7 @@ class RNNEncoder(nn.Module):
         ngram_buckets: int = 2**21,
         ngram_dropout: float = 0.0,
         ngram_scale: float = 1.0,
+        wide_buckets: int = 0,
     ):
         super().__init__()
         validate_encoder_options(dict(locals()))  # the arguments above, by name
@@ -104,6 +108,9 @@ class RNNEncoder(nn.Module):
             if ngram_order
             else None
         )
+        self.wide = WideLinear(wide_buckets) if wide_buckets else None
+        # the wide logit's weight beside the recurrence's (learned; starts at 1)
+        self.mix = nn.Parameter(torch.ones(())) if wide_buckets else None
         self._kernels: dict = {}  # single-direction kernels of a bidirectional RNN (no parameters of their own)
 
     def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -144,14 +151,35 @@ class RNNEncoder(nn.Module):
         """[B] fp32 logits of the n-gram bag (None without one)."""
         return None if self.ngrams is None else self.ngrams(input_ids).float()
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """[B] logits. With a bag they are fp32: the bag's logit is added in fp32 (under bf16-mixed, the
-        recurrent logit is bf16, and casting the bag's to it would round logits of a few units by up to a
-        few hundredths and make probabilities tie)."""
+    def wide_logit(
+        self,
+        wide_ids: torch.Tensor | None = None,
+        wide_offsets: torch.Tensor | None = None,
+        wide_raw: torch.Tensor | None = None,
+    ) -> torch.Tensor | None:
+        """[B] fp32: `mix` times the wide layer's logit over the batch's features (or times `wide_raw`, given
+        logits of the wide part: training's out-of-fold ones); None without a wide part."""
+        if self.wide is None:
+            return None
+        if wide_raw is None:
+            if wide_ids is None or wide_offsets is None:
+                raise ValueError(
+                    "this model has a wide part: its batches need wide_ids and wide_offsets "
+                    "(a datamodule with data.wide, as the checkpoint's data hyperparameters say)"
+                )
+            wide_raw = self.wide(wide_ids, wide_offsets)
+        return self.mix.float() * wide_raw.float()
+
+    def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
+        """[B] logits (`wide`: `wide_logit`'s arguments). With a bag or a wide part they are fp32: those
+        logits are added in fp32 (under bf16-mixed, the recurrent logit is bf16, and casting the bag's to it
+        would round logits of a few units by up to a few hundredths and make probabilities tie)."""
         input_ids, mask, embedded = self.embed(input_ids)
         logits = self.recurrent_logit(embedded, mask)
-        bag = self.bag_logit(input_ids)
-        return logits if bag is None else logits.float() + bag
+        for extra in (self.bag_logit(input_ids), self.wide_logit(**wide)):
+            if extra is not None:
+                logits = logits.float() + extra
+        return logits
 
 
 class EnsembleEncoder(nn.Module):
@@ -162,6 +190,6 @@ class EnsembleEncoder(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        probs = torch.stack([torch.sigmoid(m(input_ids).float()) for m in self.members]).mean(0)
+    def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
+        probs = torch.stack([torch.sigmoid(m(input_ids, **wide).float()) for m in self.members]).mean(0)
         return torch.logit(probs.clamp(1e-6, 1 - 1e-6))

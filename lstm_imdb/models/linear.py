@@ -3,15 +3,18 @@ naive-Bayes feature weights, and logistic regression.
 
 - `baseline=tfidf`: TF-IDF of uni- and bigrams (sublinear term frequency) + logistic regression.
 - `baseline=nbsvm`: NBSVM (Wang & Manning 2012; uni+bi+trigrams as in Mesnil et al. 2014): binarized
-  n-gram counts, each scaled by its NB log-count ratio, a linear classifier, and Wang & Manning's
-  interpolation between its weights and their mean magnitude (`beta`; 1 keeps the classifier's weights).
+  n-gram presence (hashed, the features of a model's wide part: `data/wide.py`), each scaled by its NB
+  log-count ratio, a linear classifier, and Wang & Manning's interpolation between its weights and their
+  mean magnitude (`beta`; 1 keeps the classifier's weights).
 
-Features are built once per set of training texts (`fit_features`) and shared by every C and beta tried
-on it (`fit_classifier`), so choosing them on validation costs one vectorization.
+Features are built once per set of training texts (`fit_features`) and shared by every C tried on it; every
+beta is an interpolation of one fit (`interpolated`), so choosing them on validation costs one
+vectorization and one fit per C.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -22,12 +25,9 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-FEATURES = ("tfidf", "binary")
+from lstm_imdb.data.wide import clean, hashing_vectorizer
 
-
-def clean(text: str) -> str:
-    """Lower-cased text without the HTML line breaks IMDB reviews carry."""
-    return text.replace("<br />", " ").replace("<br/>", " ").lower()
+FEATURES = ("tfidf", "binary", "hashed")
 
 
 class NBWeighting(TransformerMixin, BaseEstimator):
@@ -55,6 +55,10 @@ def check_options(cfg: DictConfig) -> None:
     lo, hi = cfg.ngram_range
     if not 1 <= lo <= hi:
         raise ValueError(f"baseline.ngram_range={list(cfg.ngram_range)}: need 1 <= min <= max, e.g. [1, 3]")
+    if cfg.features == "hashed" and lo != 1:
+        raise ValueError(
+            f"baseline.ngram_range={list(cfg.ngram_range)}: hashed features start at unigrams ([1, n])"
+        )
     for key in ("C", "beta"):
         values = as_list(cfg[key])
         if not values or any(not isinstance(v, (int, float)) or v <= 0 for v in values):
@@ -83,6 +87,8 @@ def fit_features(
     )
     if cfg.features == "tfidf":
         vectorizer = TfidfVectorizer(sublinear_tf=True, **common)
+    elif cfg.features == "hashed":
+        vectorizer = hashing_vectorizer(cfg.ngram_range[1], cfg.buckets, cfg.token_pattern)
     else:
         vectorizer = CountVectorizer(binary=True, **common)
     steps = [("vectorize", vectorizer)]
@@ -92,14 +98,20 @@ def fit_features(
     return pipeline, pipeline.fit_transform(texts, labels)
 
 
-def fit_classifier(cfg: DictConfig, X, labels: np.ndarray, C: float, beta: float = 1.0) -> LogisticRegression:
-    """Logistic regression on X; with beta < 1, Wang & Manning's interpolation w = (1 - beta) * mean|w| + beta * w,
+def fit_logistic(X, labels: np.ndarray, C: float, max_iter: int) -> LogisticRegression:
+    """Logistic regression (liblinear, seeded) on X."""
+    return LogisticRegression(C=C, max_iter=max_iter, solver="liblinear", random_state=0).fit(X, labels)
+
+
+def interpolated(clf: LogisticRegression, beta: float) -> LogisticRegression:
+    """Wang & Manning's interpolation w = (1 - beta) * mean|w| + beta * w (a copy; beta 1: clf itself),
     which trusts the NB ratios more where the classifier's weights are small."""
-    clf = LogisticRegression(C=C, max_iter=cfg.max_iter, solver="liblinear").fit(X, labels)
-    if beta < 1:
-        w = clf.coef_
-        clf.coef_ = (1 - beta) * np.abs(w).mean() + beta * w
-    return clf
+    if beta >= 1:
+        return clf
+    out = copy.copy(clf)
+    w = clf.coef_
+    out.coef_ = (1 - beta) * np.abs(w).mean() + beta * w
+    return out
 
 
 def scorer(features: Pipeline, clf: LogisticRegression) -> Callable[[Sequence[str]], np.ndarray]:

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 
 def plain(cfg):
     """A config node as plain dicts and lists (resolved); anything else as it is."""
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+def check_target(key: str, cfg: dict | None, base: type) -> None:
+    """Fail early (before any data work) on a `_target_` that is not an importable `base` subclass."""
+    if cfg is None:
+        return
+    target = cfg.get("_target_") if isinstance(cfg, dict) else None
+    if not target:
+        raise ValueError(f"{key} needs a _target_ (e.g. torch.optim.Adam), got {cfg}")
+    try:
+        cls = get_class(target)
+    except Exception as err:
+        raise ValueError(f"{key}._target_={target!r}: cannot be imported ({err})") from err
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"{key}._target_={target!r}: not a {base.__module__}.{base.__name__}")
 
 
 def build_optimizers(

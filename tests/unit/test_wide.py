@@ -1,0 +1,116 @@
+"""The wide part (#24): the full text's hashed n-grams in batches, NBSVM fitted into the layer, training on
+out-of-fold logits, and its options' errors. The runs (checkpoint, predict, evaluate) are in
+tests/e2e/test_wide_runs.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from lstm_imdb.data import IMDBDataModule
+from lstm_imdb.data.wide import wide_features, wide_settings
+from lstm_imdb.models import SentimentClassifier
+from lstm_imdb.models.linear import NBWeighting, fit_logistic
+from lstm_imdb.models.wide import fit_wide, wide_fit_settings
+
+SETTINGS = {"order": 2, "buckets": 4096}
+
+
+def make_dm(acl_dir, data_dir, **kw):
+    options = dict(num_words=50, sequence_length=20, batch_size=16, eval_batch_size=32)
+    return IMDBDataModule(data_dir=str(data_dir), source="acl", acl_dir=str(acl_dir), **{**options, **kw})
+
+
+def wide_model(**kw) -> SentimentClassifier:
+    return SentimentClassifier(
+        vocab_size=50,
+        embedding_dim=8,
+        hidden_size=8,
+        wide_buckets=SETTINGS["buckets"],
+        wide_fit={"folds": 3, "C": 2.0},
+        **kw,
+    )
+
+
+def test_batches_carry_every_ngram_of_the_full_text_not_only_the_capped_vocabulary(acl_dir, data_dir):
+    dm = make_dm(acl_dir, data_dir, wide=SETTINGS, sequence_length=5)  # the recurrence sees 5 tokens
+    dm.setup("fit")
+    assert dm.hparams.wide["token_pattern"]  # the defaults are filled in: a checkpoint holds them all
+    texts = [dm.dataset["train"]["text"][i] for i in dm.train_val_rows(len(dm.dataset["train"]))[0]]
+    batch = next(iter(dm.train_dataloader()))
+    ids, offsets = batch["wide_ids"], batch["wide_offsets"]
+    assert offsets[0] == 0 and offsets.shape == batch["labels"].shape
+    ends = [*offsets[1:].tolist(), len(ids)]
+    for k, row in enumerate(batch["index"].tolist()):
+        expected = wide_features([texts[row]], dm.hparams.wide).indices
+        assert sorted(ids[offsets[k] : ends[k]].tolist()) == sorted(expected.tolist())
+        assert len(expected) > 5  # every word and bigram of the review, not its last 5 tokens
+
+
+def test_the_fitted_layer_is_nbsvm_and_training_reads_out_of_fold_logits(acl_dir, data_dir):
+    dm = make_dm(acl_dir, data_dir, wide=SETTINGS)
+    dm.setup("fit")
+    X, y = dm.wide["train"], dm.splits["train"].labels
+    s = wide_fit_settings({"folds": 3, "C": 2.0})
+    fitted = fit_wide(X, y, s)
+    nb = NBWeighting(1.0).fit(X, y)
+    clf = fit_logistic(nb.transform(X), y, 2.0, 1000)
+    # the layer's logit is NBSVM's decision function on the NB-scaled features
+    np.testing.assert_allclose(
+        X @ fitted.weight + fitted.bias, clf.decision_function(nb.transform(X)), rtol=1e-4, atol=1e-4
+    )
+    # out-of-fold logits come from fits that did not see the row: less sure of it than the full fit
+    in_sample = X @ fitted.weight + fitted.bias
+    assert np.mean(np.abs(fitted.out_of_fold)) < np.mean(np.abs(in_sample))
+    assert not np.allclose(fitted.out_of_fold, in_sample)
+
+    model = wide_model()
+    model._fit_wide_part(dm)
+    batch = next(iter(dm.train_dataloader()))
+    model.train()
+    train_in = model.wide_inputs(batch)
+    assert torch.equal(train_in["wide_raw"], model.wide_out_of_fold[batch["index"]])
+    model.eval()
+    eval_in = model.wide_inputs(batch)
+    layer = model.net.wide(eval_in["wide_ids"], eval_in["wide_offsets"])
+    np.testing.assert_allclose(layer.numpy(), in_sample[batch["index"].numpy()], rtol=1e-4, atol=1e-4)
+    assert not model.net.wide.weight.weight.requires_grad  # fixed: the recurrence learns on top
+
+
+def test_wide_logit_is_added_with_its_learned_weight_and_missing_features_are_named():
+    model = wide_model().eval()
+    ids = torch.randint(2, 50, (3, 7))
+    raw = torch.tensor([2.0, -1.0, 0.5])
+    with torch.no_grad():
+        model.net.mix.fill_(0.5)
+        without = model.net(ids, wide_raw=torch.zeros(3))
+        np.testing.assert_allclose(model.net(ids, wide_raw=raw), without + 0.5 * raw, rtol=1e-5)
+    with pytest.raises(ValueError, match="wide_ids and wide_offsets"):
+        model(ids)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: wide_settings({"order": 0}), r"data.wide.order=0: must be an integer >= 1"),
+        (lambda: wide_settings({"bukets": 8}), r"data.wide.bukets: unknown key"),
+        (lambda: wide_fit_settings({"beta": 2}), r"model.wide_fit.beta=2: the interpolation weight"),
+        (lambda: wide_fit_settings({"folds": 1}), r"model.wide_fit.folds=1: must be an integer >= 2"),
+        (
+            lambda: wide_fit_settings(OmegaConf.create({"C": -1})),
+            r"model.wide_fit.C=-1: must be a number > 0",
+        ),
+    ],
+)
+def test_bad_wide_options_are_named(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_wide_model_without_wide_features_fails_with_the_way_out(acl_dir, data_dir):
+    dm = make_dm(acl_dir, data_dir)  # no data.wide
+    dm.setup("fit")
+    with pytest.raises(ValueError, match="set data.wide"):
+        wide_model()._fit_wide_part(dm)
