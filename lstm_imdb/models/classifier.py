@@ -7,7 +7,6 @@ Its hyperparameters are plain values (the optimizer and scheduler are `_target_`
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -19,8 +18,12 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Sco
 from lstm_imdb.models.adversarial import adversarial_perturbation
 from lstm_imdb.models.encoder import RNNEncoder
 from lstm_imdb.models.optim import build_optimizers, check_target, plain
-from lstm_imdb.models.pretrained import init_from_language_model, init_from_vectors
-from lstm_imdb.models.wide import fit_wide_layer, wide_fit_settings
+from lstm_imdb.models.pretrained import (
+    init_from_language_model,
+    init_from_vectors,
+    validate_knowledge_options,
+)
+from lstm_imdb.models.wide import fit_blend, fit_wide_layer, wide_fit_settings
 from lstm_imdb.utils.decision import THRESHOLD
 
 # The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
@@ -39,27 +42,6 @@ def _metrics(prefix: str) -> MetricCollection:
     )
 
 
-def _validate_knowledge_options(
-    vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale
-) -> None:
-    problems = []
-    for key, value in (("vectors", vectors), ("init_from", init_from)):
-        if value is not None and not (isinstance(value, str) and value):
-            problems.append(f"model.{key}={value!r}: must be null or a name/path")
-    if not isinstance(freeze_embedding, bool):
-        problems.append(f"model.freeze_embedding={freeze_embedding!r}: must be true or false")
-    if not isinstance(adversarial_eps, (int, float)) or not 0 <= adversarial_eps < math.inf:
-        problems.append(f"model.adversarial_eps={adversarial_eps!r}: must be a number >= 0 (0: off)")
-    if not isinstance(pretrained_lr_scale, (int, float)) or not 0 < pretrained_lr_scale < math.inf:
-        problems.append(f"model.pretrained_lr_scale={pretrained_lr_scale!r}: must be a number > 0")
-    if init_from is not None and isinstance(init_from, str) and not Path(init_from).expanduser().is_file():
-        problems.append(
-            f"model.init_from={init_from!r}: no such file (a checkpoint of `python -m lstm_imdb.pretrain`)"
-        )
-    if problems:
-        raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
-
-
 class SentimentClassifier(L.LightningModule):
     """`encoder_kwargs` are `RNNEncoder`'s options (vocab_size, embedding_dim, hidden_size, num_layers,
     bidirectional, cell, pooling, dropout, recurrent_dropout, output_dropout, init), flat in the config so
@@ -70,7 +52,8 @@ class SentimentClassifier(L.LightningModule):
     its checkpoint over them); `freeze_embedding` keeps the embedding rows fixed; `pretrained_lr_scale`
     multiplies the learning rate of the embedding and recurrent weights (ULMFiT's discriminative rates,
     two groups); `adversarial_eps` > 0 adds the loss under an adversarial perturbation of the embeddings;
-    `bag_loss_weight` > 0 adds the n-gram bag's own loss (see `_training_losses`).
+    `bag_loss_weight` > 0 adds the n-gram bag's own loss, `recurrent_loss_weight` the recurrence's (see
+    `_training_losses`).
 
     The wide part (`wide_buckets` > 0, with the datamodule's `data.wide` features): NBSVM is fitted when a
     fit starts (`wide_fit`, `models/wide.py`), fixed, and training reads each training review's out-of-fold
@@ -89,6 +72,7 @@ class SentimentClassifier(L.LightningModule):
         adversarial_eps: float = 0.0,
         pretrained_lr_scale: float = 1.0,
         bag_loss_weight: float = 0.0,
+        recurrent_loss_weight: float = 0.0,
         wide_fit: dict | None = None,
         **encoder_kwargs,
     ):
@@ -97,13 +81,13 @@ class SentimentClassifier(L.LightningModule):
         wide_fit = wide_fit_settings(wide_fit) if self.net.wide is not None else None
         if self.net.wide is not None:
             self.net.wide.requires_grad_(False)  # fitted by NBSVM in `setup`, then fixed
-        _validate_knowledge_options(
-            vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale
-        )
-        if not isinstance(bag_loss_weight, (int, float)) or not 0 <= bag_loss_weight < math.inf:
-            raise ValueError(
-                f"Invalid model config:\n  model.bag_loss_weight={bag_loss_weight!r}: must be a number >= 0"
-            )
+        validate_knowledge_options(vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale)
+        for key, value in (
+            ("bag_loss_weight", bag_loss_weight),
+            ("recurrent_loss_weight", recurrent_loss_weight),
+        ):
+            if not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"Invalid model config:\n  model.{key}={value!r}: must be a number >= 0")
         if freeze_embedding:
             self.net.embedding.weight.requires_grad_(False)
         optimizer = plain(optimizer) or dict(DEFAULT_OPTIMIZER)
@@ -128,6 +112,7 @@ class SentimentClassifier(L.LightningModule):
                 "adversarial_eps": adversarial_eps,
                 "pretrained_lr_scale": pretrained_lr_scale,
                 "bag_loss_weight": bag_loss_weight,
+                "recurrent_loss_weight": recurrent_loss_weight,
                 "wide_fit": wide_fit,
             }
         )
@@ -146,6 +131,7 @@ class SentimentClassifier(L.LightningModule):
         self._test_buffers: dict[str, list[tuple[torch.Tensor, ...]]] = {}
         # training rows' out-of-fold wide logits (set by `setup` when a fit starts; not in checkpoints)
         self.wide_out_of_fold: torch.Tensor | None = None
+        self._val_parts: list[tuple[torch.Tensor, ...]] = []  # a wide model's validation logits
 
     def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
         """Logits [B] of the positive class (`wide`: the batch's wide_ids and wide_offsets, if any)."""
@@ -208,12 +194,13 @@ class SentimentClassifier(L.LightningModule):
     # ------------------------------------------------------------------ train / val
     def _training_losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(the optimized total, the clean loss, probabilities, labels) with the extra terms that
-        `adversarial_eps` and `bag_loss_weight` ask for, each logged under its own name:
+        `adversarial_eps`, `bag_loss_weight` and `recurrent_loss_weight` ask for, each logged under its own name:
         - adversarial (`train/adv_loss`): the loss at the embeddings moved along the loss's gradient
           (`models/adversarial.py`); the bag's logit is shared (it does not read embeddings);
         - the bag's own loss (`train/bag_loss`): the n-gram bag's logit alone as a classifier, so that the
           bag keeps learning after the recurrent path has fit the training reviews (jointly, it stops
-          getting a gradient)."""
+          getting a gradient); the recurrence's own loss (`train/recurrent_loss`) likewise keeps it
+          learning sentiment beside a wide part that already fits most reviews."""
         labels = batch["labels"]
         target = labels.float()
         ids, mask, embedded = self.net.embed(batch["input_ids"])
@@ -222,23 +209,33 @@ class SentimentClassifier(L.LightningModule):
             embedded = embedded.detach().requires_grad_(True)
         recurrent = self.net.recurrent_logit(embedded, mask)
         bag = self.net.bag_logit(ids)
-        wide = self.net.wide_logit(**self.wide_inputs(batch))
-        bag = bag if wide is None else wide if bag is None else bag + wide  # what the adversary leaves alone
-        logits = recurrent.float() if bag is None else recurrent.float() + bag
+        wide = self.net.wide_raw(**self.wide_inputs(batch))
+
+        def combined(recurrent_logit):  # the bag's and the wide part's logits do not read embeddings
+            deep = recurrent_logit.float() if bag is None else recurrent_logit.float() + bag
+            return self.net.combine(deep, wide)
+
+        logits = combined(recurrent)
         loss = self.loss_fn(logits, target)
         total = loss
         bs = len(labels)
         if self.hparams.adversarial_eps > 0:
             (grad,) = torch.autograd.grad(loss, embedded, retain_graph=True)
             moved = embedded + adversarial_perturbation(grad, embedded, mask, self.hparams.adversarial_eps)
-            adv = self.net.recurrent_logit(moved, mask).float()
-            adv_loss = self.loss_fn(adv if bag is None else adv + bag, target)
+            adv_loss = self.loss_fn(combined(self.net.recurrent_logit(moved, mask)), target)
             self.log("train/adv_loss", adv_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
             total = total + adv_loss
-        if self.hparams.bag_loss_weight > 0 and self.net.ngrams is not None:
-            bag_loss = self.loss_fn(self.net.bag_logit(ids), target)
-            self.log("train/bag_loss", bag_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
-            total = total + self.hparams.bag_loss_weight * bag_loss
+        hp = self.hparams
+        for name, weight, logit in (
+            ("bag", hp.bag_loss_weight, bag),
+            ("recurrent", hp.recurrent_loss_weight, recurrent),
+        ):
+            if weight > 0 and logit is not None:
+                own = self.loss_fn(logit.float(), target)
+                self.log(
+                    f"train/{name}_loss", own, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True
+                )
+                total = total + weight * own
         return total, loss, torch.sigmoid(logits), labels
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -248,7 +245,8 @@ class SentimentClassifier(L.LightningModule):
         bs = len(batch["labels"])
         # on_step=False: values are accumulated on device and reduced once per epoch, across ranks under
         # DDP (sync_dist), with no host sync per step
-        if self.hparams.adversarial_eps > 0 or self.hparams.bag_loss_weight > 0:
+        hp = self.hparams
+        if hp.adversarial_eps > 0 or hp.bag_loss_weight > 0 or hp.recurrent_loss_weight > 0:
             total, loss, probs, labels = self._training_losses(batch)
             self.log("train/loss_total", total, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         else:
@@ -262,11 +260,35 @@ class SentimentClassifier(L.LightningModule):
         return total
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
+        if self.net.wide is not None:  # scored at the epoch's end, with the blend fitted on them
+            parts = self.net.deep_logit(batch["input_ids"]), self.net.wide_raw(**self.wide_inputs(batch))
+            self._val_parts.append((parts[0].float(), parts[1], batch["labels"]))
+            return
         loss, probs, labels = self._step(batch)
         self.val_metrics.update(probs, labels)
         self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
 
+    def _score_blended_validation(self) -> None:
+        """A wide model's validation: during a fit (not its sanity check), the blend is fitted on every
+        rank's validation logits first (`models/wide.py`); each rank then scores its own reviews."""
+        deep, wide, labels = (torch.cat(column) for column in zip(*self._val_parts, strict=True))
+        self._val_parts = []
+        fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
+        if fitting and self.hparams.wide_fit["blend_on_validation"]:
+            gathered = [(deep.cpu(), wide.cpu(), labels.cpu())]
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                gathered = [None] * torch.distributed.get_world_size()
+                torch.distributed.all_gather_object(gathered, (deep.cpu(), wide.cpu(), labels.cpu()))
+            with torch.no_grad():
+                self.net.blend.copy_(fit_blend(*(torch.cat(c) for c in zip(*gathered, strict=True))))
+        logits = self.net.combine(deep, wide)
+        self.val_metrics.update(torch.sigmoid(logits), labels)
+        loss = self.loss_fn(logits, labels.float())
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(labels), sync_dist=True)
+
     def on_validation_epoch_end(self) -> None:
+        if self._val_parts:
+            self._score_blended_validation()
         values = self.val_metrics.compute()
         self.val_metrics.reset()
         for key, value in values.items():

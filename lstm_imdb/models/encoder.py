@@ -2,8 +2,9 @@
 
 embedding -> (locked) dropout -> LSTM/GRU (weight-dropped) -> pooling over real tokens -> dropout -> linear,
 plus, with `ngram_order` >= 1, the logit of a linear bag of hashed n-grams of the same ids (`NgramBag`),
-and with `wide_buckets` >= 1, `mix` times the logit of a linear layer over the full text's hashed n-grams
-(the wide part, `models/wide.py`: its features come with the batch, not from the ids).
+and with `wide_buckets` >= 1 the logit of a linear layer over the full text's hashed n-grams (the wide
+part, `models/wide.py`: its features come with the batch, not from the ids), blended with the rest as
+`blend` = (wide weight, deep weight, bias) says (fitted on validation, `SentimentClassifier`).
 Padding is id 0 and never a real token, so the mask of real tokens comes from the ids themselves. Each
 review's real tokens are moved to the start of its row before the recurrence (see `recurrence.py`), so a
 review's logit is the same whatever the padding around it: alone, in a batch of long reviews, padded on
@@ -109,8 +110,10 @@ class RNNEncoder(nn.Module):
             else None
         )
         self.wide = WideLinear(wide_buckets) if wide_buckets else None
-        # the wide logit's weight beside the recurrence's (learned; starts at 1)
-        self.mix = nn.Parameter(torch.ones(())) if wide_buckets else None
+        # (wide weight, deep weight, bias) of the blend: set on validation, not by the optimizer
+        self.blend = (
+            nn.Parameter(torch.tensor([1.0, 1.0, 0.0]), requires_grad=False) if wide_buckets else None
+        )
         self._kernels: dict = {}  # single-direction kernels of a bidirectional RNN (no parameters of their own)
 
     def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -151,14 +154,14 @@ class RNNEncoder(nn.Module):
         """[B] fp32 logits of the n-gram bag (None without one)."""
         return None if self.ngrams is None else self.ngrams(input_ids).float()
 
-    def wide_logit(
+    def wide_raw(
         self,
         wide_ids: torch.Tensor | None = None,
         wide_offsets: torch.Tensor | None = None,
         wide_raw: torch.Tensor | None = None,
     ) -> torch.Tensor | None:
-        """[B] fp32: `mix` times the wide layer's logit over the batch's features (or times `wide_raw`, given
-        logits of the wide part: training's out-of-fold ones); None without a wide part."""
+        """[B] fp32 logits of the wide layer over the batch's features (or `wide_raw` itself, given logits of
+        the wide part: training's out-of-fold ones); None without a wide part."""
         if self.wide is None:
             return None
         if wide_raw is None:
@@ -168,18 +171,27 @@ class RNNEncoder(nn.Module):
                     "(a datamodule with data.wide, as the checkpoint's data hyperparameters say)"
                 )
             wide_raw = self.wide(wide_ids, wide_offsets)
-        return self.mix.float() * wide_raw.float()
+        return wide_raw.float()
 
-    def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
-        """[B] logits (`wide`: `wide_logit`'s arguments). With a bag or a wide part they are fp32: those
-        logits are added in fp32 (under bf16-mixed, the recurrent logit is bf16, and casting the bag's to it
-        would round logits of a few units by up to a few hundredths and make probabilities tie)."""
+    def combine(self, deep: torch.Tensor, wide: torch.Tensor | None) -> torch.Tensor:
+        """The logit of the deep part (recurrence + bag) blended with the wide part's (if any), in fp32."""
+        if wide is None:
+            return deep
+        w = self.blend.float()
+        return w[1] * deep.float() + w[0] * wide + w[2]
+
+    def deep_logit(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """[B] logits of the recurrence plus the bag. With a bag they are fp32: its logit is added in fp32
+        (under bf16-mixed, the recurrent logit is bf16, and casting the bag's to it would round logits of a
+        few units by up to a few hundredths and make probabilities tie)."""
         input_ids, mask, embedded = self.embed(input_ids)
         logits = self.recurrent_logit(embedded, mask)
-        for extra in (self.bag_logit(input_ids), self.wide_logit(**wide)):
-            if extra is not None:
-                logits = logits.float() + extra
-        return logits
+        bag = self.bag_logit(input_ids)
+        return logits if bag is None else logits.float() + bag
+
+    def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
+        """[B] logits (`wide`: `wide_raw`'s arguments, for a model with a wide part)."""
+        return self.combine(self.deep_logit(input_ids), self.wide_raw(**wide))
 
 
 class EnsembleEncoder(nn.Module):

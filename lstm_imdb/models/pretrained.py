@@ -9,6 +9,7 @@ know keep their (random) rows and are counted in the coverage that is logged.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -92,3 +93,25 @@ def init_from_language_model(
         "Encoder initialized from %s: recurrent weights and %d of %d word rows", path, len(pairs), len(vocab)
     )
     return {"found": len(pairs), "words": len(vocab)}
+
+
+def validate_knowledge_options(
+    vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale
+) -> None:
+    """The outside-knowledge options of `SentimentClassifier`, each bad one named, before any work."""
+    problems = []
+    for key, value in (("vectors", vectors), ("init_from", init_from)):
+        if value is not None and not (isinstance(value, str) and value):
+            problems.append(f"model.{key}={value!r}: must be null or a name/path")
+    if not isinstance(freeze_embedding, bool):
+        problems.append(f"model.freeze_embedding={freeze_embedding!r}: must be true or false")
+    if not isinstance(adversarial_eps, (int, float)) or not 0 <= adversarial_eps < math.inf:
+        problems.append(f"model.adversarial_eps={adversarial_eps!r}: must be a number >= 0 (0: off)")
+    if not isinstance(pretrained_lr_scale, (int, float)) or not 0 < pretrained_lr_scale < math.inf:
+        problems.append(f"model.pretrained_lr_scale={pretrained_lr_scale!r}: must be a number > 0")
+    if init_from is not None and isinstance(init_from, str) and not Path(init_from).expanduser().is_file():
+        problems.append(
+            f"model.init_from={init_from!r}: no such file (a checkpoint of `python -m lstm_imdb.pretrain`)"
+        )
+    if problems:
+        raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))

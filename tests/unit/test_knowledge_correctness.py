@@ -54,14 +54,17 @@ def _logged_training_step(model: SentimentClassifier, batch: dict) -> tuple[torc
     return model.training_step(batch, 0), logged
 
 
-@pytest.mark.parametrize("options", [{"adversarial_eps": 0.5}, {"bag_loss_weight": 0.5}])
+@pytest.mark.parametrize(
+    "options", [{"adversarial_eps": 0.5}, {"bag_loss_weight": 0.5}, {"recurrent_loss_weight": 0.5}]
+)
 def test_train_loss_is_the_clean_loss_and_the_optimized_sum_has_its_own_name(options):
     model = _no_dropout_classifier(**options)
     batch = {"input_ids": torch.randint(2, 30, (8, 12)), "labels": torch.randint(0, 2, (8,))}
     returned, logged = _logged_training_step(model, batch)
     clean, _, _ = model._step(batch)
     assert torch.isclose(logged["train/loss"], clean, rtol=1e-6)  # comparable with val/loss
-    extra = logged.get("train/adv_loss", 0.0) + 0.5 * logged.get("train/bag_loss", 0.0)
+    own = logged.get("train/bag_loss", 0.0) + logged.get("train/recurrent_loss", 0.0)
+    extra = logged.get("train/adv_loss", 0.0) + 0.5 * own
     assert torch.isclose(logged["train/loss_total"], clean + extra, rtol=1e-5)
     assert returned is logged["train/loss_total"] and returned > 1.05 * clean  # what is optimized
     plain, logged_plain = _logged_training_step(_no_dropout_classifier(), batch)

@@ -13,7 +13,7 @@ from lstm_imdb.data import IMDBDataModule
 from lstm_imdb.data.wide import wide_features, wide_settings
 from lstm_imdb.models import SentimentClassifier
 from lstm_imdb.models.linear import NBWeighting, fit_logistic
-from lstm_imdb.models.wide import fit_wide, wide_fit_settings
+from lstm_imdb.models.wide import fit_blend, fit_wide, wide_fit_settings
 
 SETTINGS = {"order": 2, "buckets": 4096}
 
@@ -79,16 +79,25 @@ def test_the_fitted_layer_is_nbsvm_and_training_reads_out_of_fold_logits(acl_dir
     assert not model.net.wide.weight.weight.requires_grad  # fixed: the recurrence learns on top
 
 
-def test_wide_logit_is_added_with_its_learned_weight_and_missing_features_are_named():
+def test_the_parts_are_blended_as_blend_says_and_missing_features_are_named():
     model = wide_model().eval()
     ids = torch.randint(2, 50, (3, 7))
     raw = torch.tensor([2.0, -1.0, 0.5])
     with torch.no_grad():
-        model.net.mix.fill_(0.5)
-        without = model.net(ids, wide_raw=torch.zeros(3))
-        np.testing.assert_allclose(model.net(ids, wide_raw=raw), without + 0.5 * raw, rtol=1e-5)
+        deep = model.net.deep_logit(ids)
+        model.net.blend.copy_(torch.tensor([0.5, 2.0, -0.25]))
+        np.testing.assert_allclose(model.net(ids, wide_raw=raw), 0.5 * raw + 2.0 * deep - 0.25, rtol=1e-5)
+    assert not model.net.blend.requires_grad  # set on validation, not by the optimizer
     with pytest.raises(ValueError, match="wide_ids and wide_offsets"):
         model(ids)
+
+
+def test_the_blend_is_the_logistic_regression_of_the_labels_on_the_parts():
+    rng = np.random.default_rng(0)
+    wide, deep = rng.normal(size=400), rng.normal(size=400)
+    labels = (rng.random(400) < 1 / (1 + np.exp(-(2.0 * wide + 0.5 * deep)))).astype(np.int64)
+    a, b, c = fit_blend(torch.tensor(deep).float(), torch.tensor(wide).float(), torch.tensor(labels)).tolist()
+    assert a > 3 * b > 0 and abs(c) < 0.5  # the part that carries the labels weighs more
 
 
 @pytest.mark.parametrize(
@@ -114,3 +123,21 @@ def test_a_wide_model_without_wide_features_fails_with_the_way_out(acl_dir, data
     dm.setup("fit")
     with pytest.raises(ValueError, match="set data.wide"):
         wide_model()._fit_wide_part(dm)
+
+
+def test_the_recurrence_own_loss_is_its_logit_alone_beside_the_wide_part():
+    model = wide_model(recurrent_loss_weight=1.0, dropout=0.0, recurrent_dropout=0.0).train()
+    model.wide_out_of_fold = torch.tensor([3.0, -3.0, 2.0, -2.0])
+    batch = {
+        "input_ids": torch.randint(2, 50, (4, 9)),
+        "labels": torch.tensor([1, 0, 0, 1]),
+        "index": torch.arange(4),
+    }
+    logged = {}
+    model.log = lambda name, value, **kwargs: logged.__setitem__(name, value)
+    model.log_dict = lambda values, **kwargs: None
+    total = model.training_step(batch, 0)
+    recurrent = model.net.deep_logit(batch["input_ids"])
+    own = torch.nn.functional.binary_cross_entropy_with_logits(recurrent, batch["labels"].float())
+    assert torch.isclose(logged["train/recurrent_loss"], own, rtol=1e-5)
+    assert torch.isclose(total, logged["train/loss"] + own, rtol=1e-5)

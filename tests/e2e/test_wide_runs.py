@@ -1,0 +1,77 @@
+"""A wide-and-deep run (#24) as users type it: one checkpoint that evaluates, predicts any text with the wide
+part's n-grams, and resumes. The in-process checks are in tests/unit/test_wide.py."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import run_module, tiny_train_overrides
+
+from lstm_imdb.data import load_imdb
+from lstm_imdb.inference.checkpoint import load_checkpoint
+from lstm_imdb.inference.predictor import Predictor
+
+WIDE = ["data.wide={order: 2, buckets: 4096}", "model.wide_fit={folds: 3, C: 1.0}"]
+
+
+@pytest.fixture(scope="module")
+def wide_run(tmp_path_factory, acl_dir):
+    root = tmp_path_factory.mktemp("wide")
+    run_dir = root / "logs" / "train" / "runs" / "wide"
+    overrides = tiny_train_overrides(
+        acl_dir, run_dir, *WIDE, "trainer.max_epochs=2", "data.sequence_length=6"
+    )
+    run_module("lstm_imdb.train", *overrides, root=root)
+    return root, run_dir
+
+
+def test_the_checkpoint_predicts_any_text_as_the_run_tested_it(wide_run, acl_dir):
+    root, run_dir = wide_run
+    loaded = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")
+    assert loaded.data_hparams["wide"]["buckets"] == 4096  # the n-gram settings travel in the checkpoint
+    assert loaded.model.hparams.wide_fit["C"] == 1.0
+    test = load_imdb("acl", root / "data", acl_dir)["test"]
+    probs = Predictor(loaded).predict_proba(list(test["text"]))
+    labels = np.asarray(test["label"])
+    tested = json.loads((run_dir / "test_metrics.json").read_text())
+    loss = torch.nn.functional.binary_cross_entropy(
+        torch.tensor(probs), torch.tensor(labels, dtype=torch.float)
+    )
+    assert float(loss) == pytest.approx(tested["test/loss"], rel=1e-3, abs=1e-6)
+    assert ((probs > 0.5) == labels).mean() == pytest.approx(tested["test/acc"])
+    # the wide part reads the whole review: a cue past the recurrence's last 6 tokens still counts
+    cue_first = "Wonderful superb brilliant! " + " ".join(["the film and the plot was a story"] * 4) + "."
+    cue_dropped = " ".join(["the film and the plot was a story"] * 4) + "."
+    p_cue, p_none = Predictor(loaded).predict_proba([cue_first, cue_dropped])
+    assert p_cue > p_none + 0.05
+
+
+def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
+    root, run_dir = wide_run
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    tested = json.loads((run_dir / "test_metrics.json").read_text())
+    run_module(
+        "lstm_imdb.evaluate",
+        f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
+        f"hydra.run.dir={root / 'eval'}",
+        root=root,
+    )
+    evaluated = json.loads((root / "eval" / "test_metrics.json").read_text())
+    assert evaluated["test/acc"] == tested["test/acc"]
+    assert evaluated["test/loss"] == pytest.approx(tested["test/loss"], rel=1e-5)
+    # a resumed fit refits the wide part, then loads the checkpoint's layer over it, and trains on
+    resumed = run_dir.parent / "resumed"
+    overrides = tiny_train_overrides(
+        acl_dir, resumed, *WIDE, "data.sequence_length=6", "trainer.max_epochs=3"
+    )
+    run_module("lstm_imdb.train", *overrides, f"ckpt_path={ckpt}", root=root)
+    assert [r["epoch"] for r in json.loads((resumed / "history.json").read_text())] == [0, 1, 2]
+    before = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+    after = torch.load(resumed / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)[
+        "state_dict"
+    ]
+    assert torch.equal(before["net.wide.weight.weight"], after["net.wide.weight.weight"])  # fixed
+    assert not torch.equal(before["net.head.weight"], after["net.head.weight"])  # the recurrence trained
