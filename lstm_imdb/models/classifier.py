@@ -23,7 +23,8 @@ from lstm_imdb.models.pretrained import (
     init_from_vectors,
     validate_knowledge_options,
 )
-from lstm_imdb.models.wide import fit_blend, fit_wide_layer, wide_fit_settings
+from lstm_imdb.models.wide import wide_fit_settings
+from lstm_imdb.models.wide_hooks import WidePartHooks
 from lstm_imdb.utils.decision import THRESHOLD
 
 # The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
@@ -42,7 +43,7 @@ def _metrics(prefix: str) -> MetricCollection:
     )
 
 
-class SentimentClassifier(L.LightningModule):
+class SentimentClassifier(WidePartHooks, L.LightningModule):
     """`encoder_kwargs` are `RNNEncoder`'s options (vocab_size, embedding_dim, hidden_size, num_layers,
     bidirectional, cell, pooling, dropout, recurrent_dropout, output_dropout, init), flat in the config so
     that users write `model.hidden_size=256`.
@@ -52,7 +53,7 @@ class SentimentClassifier(L.LightningModule):
     its checkpoint over them); `freeze_embedding` keeps the embedding rows fixed; `pretrained_lr_scale`
     multiplies the learning rate of the embedding and recurrent weights (ULMFiT's discriminative rates,
     two groups); `adversarial_eps` > 0 adds the loss under an adversarial perturbation of the embeddings;
-    `bag_loss_weight` > 0 adds the n-gram bag's own loss, `recurrent_loss_weight` the recurrence's (see
+    `bag_loss_weight` > 0 adds the n-gram bag's own loss, `deep_loss_weight` the deep part's (see
     `_training_losses`).
 
     The wide part (`wide_buckets` > 0, with the datamodule's `data.wide` features): NBSVM is fitted when a
@@ -72,7 +73,7 @@ class SentimentClassifier(L.LightningModule):
         adversarial_eps: float = 0.0,
         pretrained_lr_scale: float = 1.0,
         bag_loss_weight: float = 0.0,
-        recurrent_loss_weight: float = 0.0,
+        deep_loss_weight: float = 0.0,
         wide_fit: dict | None = None,
         **encoder_kwargs,
     ):
@@ -84,7 +85,7 @@ class SentimentClassifier(L.LightningModule):
         validate_knowledge_options(vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale)
         for key, value in (
             ("bag_loss_weight", bag_loss_weight),
-            ("recurrent_loss_weight", recurrent_loss_weight),
+            ("deep_loss_weight", deep_loss_weight),
         ):
             if not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ValueError(f"Invalid model config:\n  model.{key}={value!r}: must be a number >= 0")
@@ -112,7 +113,7 @@ class SentimentClassifier(L.LightningModule):
                 "adversarial_eps": adversarial_eps,
                 "pretrained_lr_scale": pretrained_lr_scale,
                 "bag_loss_weight": bag_loss_weight,
-                "recurrent_loss_weight": recurrent_loss_weight,
+                "deep_loss_weight": deep_loss_weight,
                 "wide_fit": wide_fit,
             }
         )
@@ -136,14 +137,6 @@ class SentimentClassifier(L.LightningModule):
     def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
         """Logits [B] of the positive class (`wide`: the batch's wide_ids and wide_offsets, if any)."""
         return self.net(input_ids, **wide)
-
-    def wide_inputs(self, batch: dict) -> dict:
-        """The wide part's input from a batch: while training, the rows' out-of-fold logits."""
-        if self.net.wide is None:
-            return {}
-        if self.training and self.wide_out_of_fold is not None:
-            return {"wide_raw": self.wide_out_of_fold.to(batch["index"].device)[batch["index"]]}
-        return {k: batch[k] for k in ("wide_ids", "wide_offsets") if k in batch}
 
     def _step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits = self(batch["input_ids"], **self.wide_inputs(batch)).float()
@@ -174,13 +167,6 @@ class SentimentClassifier(L.LightningModule):
                 self.net.embedding, self.net.rnn, vocab, hp.init_from
             )
 
-    def _fit_wide_part(self, datamodule) -> None:
-        """NBSVM into the wide layer, and the out-of-fold logits that training reads (a resumed fit refits
-        the same, then loads its checkpoint over the layer)."""
-        self.wide_out_of_fold, self.knowledge["wide"] = fit_wide_layer(
-            self.net.wide, datamodule, self.hparams.wide_fit
-        )
-
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.val_acc_best.update_called:
@@ -194,13 +180,14 @@ class SentimentClassifier(L.LightningModule):
     # ------------------------------------------------------------------ train / val
     def _training_losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(the optimized total, the clean loss, probabilities, labels) with the extra terms that
-        `adversarial_eps`, `bag_loss_weight` and `recurrent_loss_weight` ask for, each logged under its own name:
+        `adversarial_eps`, `bag_loss_weight` and `deep_loss_weight` ask for, each logged under its own name:
         - adversarial (`train/adv_loss`): the loss at the embeddings moved along the loss's gradient
           (`models/adversarial.py`); the bag's logit is shared (it does not read embeddings);
         - the bag's own loss (`train/bag_loss`): the n-gram bag's logit alone as a classifier, so that the
           bag keeps learning after the recurrent path has fit the training reviews (jointly, it stops
-          getting a gradient); the recurrence's own loss (`train/recurrent_loss`) likewise keeps it
-          learning sentiment beside a wide part that already fits most reviews."""
+          getting a gradient); the deep part's own loss (`train/deep_loss`: the recurrence's logit
+          plus the bag's, without the wide part's) likewise keeps it a classifier of its own beside a wide
+          part that already fits most reviews."""
         labels = batch["labels"]
         target = labels.float()
         ids, mask, embedded = self.net.embed(batch["input_ids"])
@@ -228,7 +215,7 @@ class SentimentClassifier(L.LightningModule):
         hp = self.hparams
         for name, weight, logit in (
             ("bag", hp.bag_loss_weight, bag),
-            ("recurrent", hp.recurrent_loss_weight, recurrent),
+            ("deep", hp.deep_loss_weight, recurrent if bag is None else recurrent.float() + bag),
         ):
             if weight > 0 and logit is not None:
                 own = self.loss_fn(logit.float(), target)
@@ -246,7 +233,7 @@ class SentimentClassifier(L.LightningModule):
         # on_step=False: values are accumulated on device and reduced once per epoch, across ranks under
         # DDP (sync_dist), with no host sync per step
         hp = self.hparams
-        if hp.adversarial_eps > 0 or hp.bag_loss_weight > 0 or hp.recurrent_loss_weight > 0:
+        if hp.adversarial_eps > 0 or hp.bag_loss_weight > 0 or hp.deep_loss_weight > 0:
             total, loss, probs, labels = self._training_losses(batch)
             self.log("train/loss_total", total, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         else:
@@ -267,24 +254,6 @@ class SentimentClassifier(L.LightningModule):
         loss, probs, labels = self._step(batch)
         self.val_metrics.update(probs, labels)
         self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True)
-
-    def _score_blended_validation(self) -> None:
-        """A wide model's validation: during a fit (not its sanity check), the blend is fitted on every
-        rank's validation logits first (`models/wide.py`); each rank then scores its own reviews."""
-        deep, wide, labels = (torch.cat(column) for column in zip(*self._val_parts, strict=True))
-        self._val_parts = []
-        fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
-        if fitting and self.hparams.wide_fit["blend_on_validation"]:
-            gathered = [(deep.cpu(), wide.cpu(), labels.cpu())]
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                gathered = [None] * torch.distributed.get_world_size()
-                torch.distributed.all_gather_object(gathered, (deep.cpu(), wide.cpu(), labels.cpu()))
-            with torch.no_grad():
-                self.net.blend.copy_(fit_blend(*(torch.cat(c) for c in zip(*gathered, strict=True))))
-        logits = self.net.combine(deep, wide)
-        self.val_metrics.update(torch.sigmoid(logits), labels)
-        loss = self.loss_fn(logits, labels.float())
-        self.log("val/loss", loss, prog_bar=True, batch_size=len(labels), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         if self._val_parts:

@@ -55,7 +55,7 @@ def _logged_training_step(model: SentimentClassifier, batch: dict) -> tuple[torc
 
 
 @pytest.mark.parametrize(
-    "options", [{"adversarial_eps": 0.5}, {"bag_loss_weight": 0.5}, {"recurrent_loss_weight": 0.5}]
+    "options", [{"adversarial_eps": 0.5}, {"bag_loss_weight": 0.5}, {"deep_loss_weight": 0.5}]
 )
 def test_train_loss_is_the_clean_loss_and_the_optimized_sum_has_its_own_name(options):
     model = _no_dropout_classifier(**options)
@@ -63,7 +63,7 @@ def test_train_loss_is_the_clean_loss_and_the_optimized_sum_has_its_own_name(opt
     returned, logged = _logged_training_step(model, batch)
     clean, _, _ = model._step(batch)
     assert torch.isclose(logged["train/loss"], clean, rtol=1e-6)  # comparable with val/loss
-    own = logged.get("train/bag_loss", 0.0) + logged.get("train/recurrent_loss", 0.0)
+    own = logged.get("train/bag_loss", 0.0) + logged.get("train/deep_loss", 0.0)
     extra = logged.get("train/adv_loss", 0.0) + 0.5 * own
     assert torch.isclose(logged["train/loss_total"], clean + extra, rtol=1e-5)
     assert returned is logged["train/loss_total"] and returned > 1.05 * clean  # what is optimized

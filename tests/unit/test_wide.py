@@ -125,8 +125,8 @@ def test_a_wide_model_without_wide_features_fails_with_the_way_out(acl_dir, data
         wide_model()._fit_wide_part(dm)
 
 
-def test_the_recurrence_own_loss_is_its_logit_alone_beside_the_wide_part():
-    model = wide_model(recurrent_loss_weight=1.0, dropout=0.0, recurrent_dropout=0.0).train()
+def test_the_deep_part_own_loss_is_its_logit_without_the_wide_part():
+    model = wide_model(deep_loss_weight=1.0, dropout=0.0, recurrent_dropout=0.0).train()
     model.wide_out_of_fold = torch.tensor([3.0, -3.0, 2.0, -2.0])
     batch = {
         "input_ids": torch.randint(2, 50, (4, 9)),
@@ -139,5 +139,5 @@ def test_the_recurrence_own_loss_is_its_logit_alone_beside_the_wide_part():
     total = model.training_step(batch, 0)
     recurrent = model.net.deep_logit(batch["input_ids"])
     own = torch.nn.functional.binary_cross_entropy_with_logits(recurrent, batch["labels"].float())
-    assert torch.isclose(logged["train/recurrent_loss"], own, rtol=1e-5)
+    assert torch.isclose(logged["train/deep_loss"], own, rtol=1e-5)
     assert torch.isclose(total, logged["train/loss"] + own, rtol=1e-5)

@@ -1,0 +1,45 @@
+"""The wide part's share of `SentimentClassifier` (the Lightning hooks around `models/wide.py`): fitting
+NBSVM when a fit starts, the out-of-fold logits that training reads, and the blend fitted on validation."""
+
+from __future__ import annotations
+
+import torch
+
+from lstm_imdb.models.wide import fit_blend, fit_wide_layer
+
+
+class WidePartHooks:
+    """Mixed into `SentimentClassifier`; a model without a wide part (`net.wide` None) skips all of it."""
+
+    def wide_inputs(self, batch: dict) -> dict:
+        """The wide part's input from a batch: while training, the rows' out-of-fold logits."""
+        if self.net.wide is None:
+            return {}
+        if self.training and self.wide_out_of_fold is not None:
+            return {"wide_raw": self.wide_out_of_fold.to(batch["index"].device)[batch["index"]]}
+        return {k: batch[k] for k in ("wide_ids", "wide_offsets") if k in batch}
+
+    def _fit_wide_part(self, datamodule) -> None:
+        """NBSVM into the wide layer, and the out-of-fold logits that training reads (a resumed fit refits
+        the same, then loads its checkpoint over the layer)."""
+        self.wide_out_of_fold, self.knowledge["wide"] = fit_wide_layer(
+            self.net.wide, datamodule, self.hparams.wide_fit
+        )
+
+    def _score_blended_validation(self) -> None:
+        """A wide model's validation: during a fit (not its sanity check), the blend is fitted on every
+        rank's validation logits first (`models/wide.py`); each rank then scores its own reviews."""
+        deep, wide, labels = (torch.cat(column) for column in zip(*self._val_parts, strict=True))
+        self._val_parts = []
+        fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
+        if fitting and self.hparams.wide_fit["blend_on_validation"]:
+            gathered = [(deep.cpu(), wide.cpu(), labels.cpu())]
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                gathered = [None] * torch.distributed.get_world_size()
+                torch.distributed.all_gather_object(gathered, (deep.cpu(), wide.cpu(), labels.cpu()))
+            with torch.no_grad():
+                self.net.blend.copy_(fit_blend(*(torch.cat(c) for c in zip(*gathered, strict=True))))
+        logits = self.net.combine(deep, wide)
+        self.val_metrics.update(torch.sigmoid(logits), labels)
+        loss = self.loss_fn(logits, labels.float())
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(labels), sync_dist=True)
