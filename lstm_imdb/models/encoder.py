@@ -110,6 +110,7 @@ class RNNEncoder(nn.Module):
             else None
         )
         self.wide = WideLinear(wide_buckets) if wide_buckets else None
+        self.reads_wide = self.wide is not None  # its batches must carry the full text's n-grams
         # (wide weight, deep weight, bias) of the blend: set on validation, not by the optimizer
         self.blend = (
             nn.Parameter(torch.tensor([1.0, 1.0, 0.0]), requires_grad=False) if wide_buckets else None
@@ -201,6 +202,9 @@ class EnsembleEncoder(nn.Module):
     def __init__(self, members: list[nn.Module]):
         super().__init__()
         self.members = nn.ModuleList(members)
+        # no wide layer of its own (each member blends its own); the batches carry the n-grams for them
+        self.wide = None
+        self.reads_wide = any(getattr(m, "reads_wide", False) for m in members)
 
     def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
         probs = torch.stack([torch.sigmoid(m(input_ids, **wide).float()) for m in self.members]).mean(0)

@@ -13,7 +13,7 @@ class WidePartHooks:
 
     def wide_inputs(self, batch: dict) -> dict:
         """The wide part's input from a batch: while training, the rows' out-of-fold logits."""
-        if self.net.wide is None:
+        if not self.net.reads_wide:
             return {}
         if self.training and self.wide_out_of_fold is not None:
             return {"wide_raw": self.wide_out_of_fold.to(batch["index"].device)[batch["index"]]}

@@ -62,6 +62,10 @@ def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
     evaluated = json.loads((root / "eval" / "test_metrics.json").read_text())
     assert evaluated["test/acc"] == tested["test/acc"]
     assert evaluated["test/loss"] == pytest.approx(tested["test/loss"], rel=1e-5)
+    # an ensemble of wide models: each member blends its own parts, the batches carry the n-grams
+    members = f"ckpt_path=[{run_dir / 'checkpoints' / 'best.ckpt'},{ckpt}]"
+    run_module("lstm_imdb.evaluate", members, f"hydra.run.dir={root / 'ensemble'}", root=root)
+    assert "test/acc" in json.loads((root / "ensemble" / "test_metrics.json").read_text())
     # a resumed fit refits the wide part, then loads the checkpoint's layer over it, and trains on
     resumed = run_dir.parent / "resumed"
     overrides = tiny_train_overrides(
