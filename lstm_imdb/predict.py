@@ -12,10 +12,10 @@ off the command line before Hydra parses it. Inputs: `.txt` (one review a line),
 field, and an `id` kept in the output), `.csv` (a `text` column, and an `id` column kept), or standard
 input (`input_path=-`, or piped in with no `text=`; JSON lines if its first line is a JSON object, else one
 review a line). Files and standard input are read, scored and written in chunks (`chunk_size` reviews), so
-memory does not grow with the input; output rows follow input order. Outputs: `.jsonl` or `.csv`, by the
-suffix of `output_path` (default: `<input>.predictions.jsonl`; standard input: JSON lines on standard
-output; logs go to standard error). A row that cannot be read or holds no words gets an `error` field
-instead of a prediction, and the others go on.
+memory does not grow with the input; output rows follow input order. Outputs, as Unix tools do: JSON lines
+on standard output, unless `output_path` names a `.jsonl` or `.csv` file (`output_path=-` is standard
+output); logs go to standard error. A row that cannot be read or holds no words gets an `error` field
+instead of a prediction, and the others go on; an input with no rows at all is an error (exit 2).
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ from omegaconf import DictConfig
 
 from lstm_imdb.cli import entry
 from lstm_imdb.inference.checkpoint import load_model
-from lstm_imdb.inference.formats import FORMATS, is_tty, read_reviews, sniff, take_text_arguments
+from lstm_imdb.inference.formats import (
+    FORMATS,
+    is_tty,
+    output_file,
+    read_reviews,
+    sniff,
+    take_text_arguments,
+)
 from lstm_imdb.inference.predictor import Predictor, score, write_predictions
 
 log = logging.getLogger(__name__)
@@ -55,7 +62,13 @@ def run(cfg: DictConfig, texts: list[str] | None = None, stdin=None) -> int:
         raise ValueError(f"chunk_size={cfg.chunk_size!r}: must be >= 1")
     if cfg.input_format not in ("auto", *FORMATS):
         raise ValueError(f"input_format={cfg.input_format!r}: must be auto, {', '.join(FORMATS)}")
+    out = output_file(
+        cfg.input_path, cfg.output_path
+    )  # a bad input or output path fails before the checkpoint loads
     predictor = load_predictor(cfg)
+    if texts and out is not None:
+        rows = iter([{"line": i + 1, "text": t} for i, t in enumerate(texts)])
+        return write_predictions(predictor, rows, out, cfg.chunk_size, "the command line")
     if texts:
         rows = score(predictor, [{"line": i + 1, "text": t} for i, t in enumerate(texts)])
         bad = [r for r in rows if "error" in r]
@@ -64,22 +77,16 @@ def run(cfg: DictConfig, texts: list[str] | None = None, stdin=None) -> int:
         for r in rows:
             print(json.dumps({k: v for k, v in r.items() if k != "line"}, ensure_ascii=False), flush=True)
         return len(rows)
-
-    out = Path(cfg.output_path) if cfg.output_path else None
     if use_stdin:
         fmt, source = (cfg.input_format, stdin) if cfg.input_format != "auto" else sniff(stdin)
-        rows = read_reviews(source, fmt)
-        return write_predictions(predictor, rows, out, cfg.chunk_size, default_stdout=True)
+        return write_predictions(predictor, read_reviews(source, fmt), out, cfg.chunk_size, "standard input")
     path = Path(cfg.input_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"input_path={str(path)!r}: no such file")
     fmt = cfg.input_format
     if fmt == "auto":
         suffix = path.suffix.lower().lstrip(".")
         fmt = "jsonl" if suffix in ("jsonl", "ndjson") else "csv" if suffix == "csv" else "txt"
-    out = out or path.with_suffix(".predictions.jsonl")
     with open(path, "rb") as f:
-        return write_predictions(predictor, read_reviews(f, fmt), out, cfg.chunk_size, default_stdout=False)
+        return write_predictions(predictor, read_reviews(f, fmt), out, cfg.chunk_size, str(path))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from itertools import chain
+from pathlib import Path
 
 FORMATS = ("txt", "jsonl", "csv")
 
@@ -115,3 +116,20 @@ def is_tty(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return True
+
+
+def output_file(input_path: str | None, output_path: str | None) -> Path | None:
+    """Where predictions go: None (standard output) unless `output_path` names a .jsonl or .csv file other
+    than the input; an input file that is not there fails here too, before any work."""
+    if input_path not in (None, "-") and not Path(input_path).is_file():
+        raise FileNotFoundError(f"input_path={input_path!r}: no such file")
+    if output_path in (None, "-"):
+        return None
+    out = Path(output_path)
+    if input_path not in (None, "-") and out.resolve() == Path(input_path).resolve():
+        raise ValueError(f"output_path={output_path!r} is the input file: name another file")
+    if out.suffix.lower() not in (".jsonl", ".csv"):
+        raise ValueError(
+            f"output_path={output_path!r}: must end in .jsonl or .csv (or be - for standard output)"
+        )
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -101,17 +101,33 @@ def stream_predictions(predictor: Predictor, rows: Iterator[dict], writer, chunk
 
 
 def write_predictions(
-    predictor: Predictor, rows: Iterator[dict], out: Path | None, chunk_size: int, default_stdout: bool
+    predictor: Predictor, rows: Iterator[dict], out: Path | None, chunk_size: int, source: str
 ) -> int:
-    """Score `rows` into `out` (.csv or .jsonl), or onto standard output; returns how many rows were written."""
-    if out is None and default_stdout:
-        writer = JsonlWriter(sys.stdout)
-        written, errors = stream_predictions(predictor, rows, writer, chunk_size, progress=False)
+    """Score `rows` (read from `source`) into `out` (.csv or .jsonl), or as JSON lines onto standard output
+    when `out` is None; returns how many rows were written. An input without a single row is an error, found
+    before any file is written."""
+    first = next(rows, None)
+    if first is None:
+        raise ValueError(
+            f"Nothing to predict: {source} held no reviews (give one review a line, JSON lines with a "
+            '"text" field, or a CSV file with a "text" column)'
+        )
+    rows = chain([first], rows)
+    if out is None:
+        written, errors = stream_predictions(
+            predictor, rows, JsonlWriter(sys.stdout), chunk_size, progress=False
+        )
         sys.stdout.flush()
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "w", encoding="utf-8", newline="") as f:
             writer = CsvWriter(f) if out.suffix.lower() == ".csv" else JsonlWriter(f)
             written, errors = stream_predictions(predictor, rows, writer, chunk_size, progress=True)
-    log.info("Wrote %d rows to %s (%d with errors)", written, out or "standard output", errors)
+    log.info(
+        "Scored %d reviews from %s: predictions %s (%d rows with an error)",
+        written,
+        source,
+        f"in {out}" if out is not None else "on standard output",
+        errors,
+    )
     return written

@@ -61,7 +61,40 @@ def test_reviews_piped_in_as_lines_or_json_lines(ckpt, expected, tmp_path):
     assert [r.get("id") for r in rows] == [f"r{i}" for i in range(6)] + ["bad", None]
     assert [r["prob_positive"] for r in rows[:6]] == pytest.approx(expected, abs=1e-5)
     assert 'no "text"' in rows[6]["error"] and "not JSON" in rows[7]["error"]
-    assert "Wrote 8 rows" in proc.stderr  # logs go to standard error, results to standard output
+    assert "Scored 8 reviews from standard input" in proc.stderr  # logs to standard error, rows to standard output
+
+
+def test_rows_go_to_standard_output_unless_a_file_is_named(ckpt, expected, tmp_path):
+    src = tmp_path / "reviews.txt"
+    src.write_text("\n".join(t.replace("\n", " ") for t in HARD) + "\n", encoding="utf-8")
+    before = set(tmp_path.iterdir())
+    for out in ([], ["output_path=-"]):  # the Unix convention: no path, or -, is standard output
+        proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", f"input_path={src}", *out, root=tmp_path)
+        rows = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert [r["prob_positive"] for r in rows] == pytest.approx(expected, abs=1e-5)
+        assert f"Scored 6 reviews from {src}: predictions on standard output" in proc.stderr
+    assert set(tmp_path.iterdir()) == before  # no <input>.predictions.jsonl, no file named -
+    out = tmp_path / "sub" / "p.jsonl"
+    proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", "text=superb", f"output_path={out}", root=tmp_path)
+    assert proc.stdout == "" and json.loads(out.read_text())["text"] == "superb"
+
+
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        ([], "", "standard input held no reviews"),
+        (["input_path=EMPTY"], None, "held no reviews"),
+        (["input_path=-", "output_path=p.txt"], "great\n", "must end in .jsonl or .csv"),
+        (["input_path=EMPTY", "output_path=EMPTY"], None, "is the input file"),
+    ],
+)
+def test_an_input_with_nothing_to_predict_or_a_bad_output_says_so(ckpt, tmp_path, args, stdin, message):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    args = [a.replace("EMPTY", str(empty)) for a in args]
+    proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", *args, root=tmp_path, stdin=stdin, check=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt"]  # nothing written
 
 
 def test_a_csv_file_in_chunks_keeps_order_ids_and_errors(ckpt, expected, tmp_path):
