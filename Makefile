@@ -8,7 +8,7 @@ ARGS   ?= experiment=keras_tutorial
 TEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install train test test-fast lint format tensorboard bench bench-keras strip-notebooks clean
+.PHONY: install train test test-fast lint format tensorboard notebook bench bench-keras strip-notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ format: $(STAMP)
 
 tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir logs --host 127.0.0.1 --port 6006
+
+# JupyterLab on notebooks/ (installed into .venv on first use: the `notebook` extra)
+NB_STAMP := $(VENV)/.notebook-installed
+$(NB_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,notebook]'
+	touch $@
+
+notebook: $(NB_STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1
 
 bench: $(STAMP)
 	$(PY) -m lstm_imdb.tools.bench $(BENCH_ARGS)

@@ -14,6 +14,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from lstm_imdb.utils.paths import CONFIG_DIR
 
@@ -24,14 +25,15 @@ _started = False
 
 def startup() -> None:
     """Once per process, before any work: keep large freed blocks in the heap (utils/allocator.py) and
-    register the config resolvers `${lstm_imdb_root:}` (the project root, from any working directory) and
-    `${fast_precision:}` (training/precision.py). The entry points call it; so do notebooks that compose
+    register the config resolvers `${lstm_imdb_root:}` (the project root, from any working directory),
+    `${fast_precision:}` (training/precision.py) and `${run_name:}` (runs/names.py). The entry points call it; so do notebooks that compose
     configs."""
     global _started
     if _started:
         return
     from omegaconf import OmegaConf
 
+    from lstm_imdb.runs.names import run_name
     from lstm_imdb.training.precision import fast_precision
     from lstm_imdb.utils import allocator, paths
 
@@ -40,6 +42,8 @@ def startup() -> None:
         OmegaConf.register_new_resolver("lstm_imdb_root", lambda: str(paths.project_root()))
     if not OmegaConf.has_resolver("fast_precision"):
         OmegaConf.register_new_resolver("fast_precision", fast_precision)
+    if not OmegaConf.has_resolver("run_name"):
+        OmegaConf.register_new_resolver("run_name", run_name)
     _started = True
 
 
@@ -57,6 +61,7 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
     from hydra.types import RunMode
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    from lstm_imdb.runs.folder import remove_unstarted_run
     from lstm_imdb.training.precision import PrecisionError
     from lstm_imdb.utils.checkpoint_file import CheckpointError
 
@@ -68,15 +73,27 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
                 return task(cfg)
             except FloatingPointError as err:  # a non-finite loss: say so; in a sweep, report it and go on
                 log.error("%s", err)
+                _mark_failed()
                 if HydraConfig.get().mode == RunMode.MULTIRUN:
                     return float("nan")
                 sys.exit(1)
             except (CheckpointError, PrecisionError, *usage_errors) as err:
                 log.error("%s", err)
+                out = Path(HydraConfig.get().runtime.output_dir)
+                # a run folder made for this command (never the working directory, as predict's)
+                if out.resolve() != Path.cwd().resolve() and remove_unstarted_run(out):
+                    log.error("Nothing was run: removed its run folder %s", out)
                 sys.exit(2)
             except SIGTERMException:
                 log.error("Stopped by SIGTERM (see the message above for how to resume)")
                 sys.exit(143)
+            except Exception:
+                _mark_failed()
+                raise
+
+        # a launcher's worker (joblib, submitit) unpickles the task before Hydra names the job's folder
+        # with `${run_name:}`: unpickling this attribute starts the worker up first
+        job.starts_up_when_unpickled = _StartUp()
 
         import hydra
 
@@ -90,3 +107,26 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
         return main
 
     return wrap
+
+
+def _mark_failed() -> None:
+    """A run that failed: its folder renamed `<name>_FAILED` (runs/folder.py), and the log says so."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from lstm_imdb.runs.folder import mark_failed
+
+    out = Path(HydraConfig.get().runtime.output_dir)
+    if out.resolve() != Path.cwd().resolve() and (renamed := mark_failed(out)) is not None:
+        log.error("The run failed: its folder is now %s", renamed)
+
+
+class _StartUp:
+    """Pickled as a call to `startup()` (see `entry`)."""
+
+    def __reduce__(self):
+        return (_started_up, ())
+
+
+def _started_up() -> _StartUp:
+    startup()
+    return _StartUp()

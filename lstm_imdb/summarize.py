@@ -3,8 +3,10 @@
     python -m lstm_imdb.summarize logs/train/multiruns/<timestamp>
     python -m lstm_imdb.summarize logs/train/runs/<a> logs/train/runs/<b> --metric test/acc
 
-Writes `summary.csv`, `summary.md` (best first) and `summary.png` (the metric against each swept
-parameter) into the first folder given, or into `--out`.
+Prints and writes two tables: one row per configuration (the runs that differ only in their seed: the mean
+± std over seeds, best first) and one row per run. Writes `summary.csv` (runs), `configurations.csv`,
+`summary.md` (both) and `summary.png` (each configuration against each swept key) into the first folder
+given, or into `--out`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from lstm_imdb.cli import files_only_plots
-from lstm_imdb.runs.summary import COLUMNS, spread, summarize
+from lstm_imdb.runs.summary import configurations, mean_std_table, summarize
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,10 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
     with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(f"Configurations (mean ± std over seeds), best {args.metric} first:")
+        print(mean_std_table(configurations(df, args.metric)).to_string(index=False))
+        print(f"\nRuns, best {args.metric} first:")
         print(df.drop(columns=["run"]).to_string(index=False))
-        print("\nMean and spread over these runs:")
-        print(spread(df, [c for c in COLUMNS if c in df.columns]).to_string())
-    print(f"\nWrote summary.csv, summary.md and summary.png to {args.out or args.folders[0]}")
+    where = args.out or args.folders[0]
+    print(f"\nWrote summary.csv, configurations.csv, summary.md and summary.png to {where}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 python -m lstm_imdb.train                                  # defaults (conf/train.yaml)
 python -m lstm_imdb.train experiment=keras_tutorial        # the tutorial replica
 python -m lstm_imdb.train model.hidden_size=256 trainer.max_epochs=10 data.batch_size=64
-python -m lstm_imdb.train ckpt_path=last                   # resume the newest run's last.ckpt
+python -m lstm_imdb.train ckpt_path=last                   # resume the newest run of this config
 python -m lstm_imdb.train -m model.hidden_size=64,128      # a sweep (multirun)
 """
 
@@ -18,7 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from lstm_imdb.cli import entry
-from lstm_imdb.training.fit import fit, test_best
+from lstm_imdb.training.fit import fit, fit_summary, test_best
 from lstm_imdb.training.hparams import collect_hyperparameters, log_hyperparameters
 from lstm_imdb.training.setup import build_run
 
@@ -41,11 +41,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics = test_best(run, metrics, hparams)
     if run.trainer.is_global_zero:
         log.info("Run folder: %s", run.out_dir)
-        log.info("Fit took %.1f s over %d epochs (%.1f s/epoch)", *(metrics[k] for k in FIT_FIGURES))
+        log.info("%s", fit_summary(metrics, run.history))
     return metrics
-
-
-FIT_FIGURES = ("time/fit_s", "epochs", "time/epoch_s")
 
 
 @entry("train")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,18 @@ class RunFolder:
     def is_run(self) -> bool:
         return (self.path / CONFIG).is_file()
 
+    def finished(self) -> bool:
+        """Trained and tested (its final metrics are written last)."""
+        return (self.path / TEST_METRICS).is_file()
+
+
+def newest_finished_run(folder: Path) -> Path:
+    """The newest run at or below `folder` that finished (by the time its final metrics were written)."""
+    done = [r.path for r in find_runs([folder]) if r.finished()]
+    if not done:
+        raise FileNotFoundError(f"No finished run (one with {TEST_METRICS}) under {folder}: train one first")
+    return max(done, key=lambda p: (p / TEST_METRICS).stat().st_mtime)
+
 
 def find_runs(folders: list[Path]) -> list[RunFolder]:
     """Every run folder (one holding `.hydra/config.yaml`) at or below the given folders."""
@@ -96,3 +109,36 @@ def find_runs(folders: list[Path]) -> list[RunFolder]:
 def checkpoints_under(folder: Path, name: str = BEST) -> list[Path]:
     """Every `checkpoints/<name>` at or below `folder` (a run or a sweep), in path order."""
     return sorted(Path(folder).glob(f"**/{CHECKPOINTS}/{name}"))
+
+
+def remove_unstarted_run(path: Path) -> bool:
+    """Remove a run folder that a command made but that stopped before any work (a bad input found at
+    set-up): nothing in it but Hydra's config, the environment record and logs. Anything else: kept."""
+    path = Path(path)
+    if not (path / CONFIG).is_file():
+        return False
+    if any(p.name not in (".hydra", ENVIRONMENT) and p.suffix != ".log" for p in path.iterdir()):
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    return True
+
+
+FAILED_SUFFIX = "_FAILED"
+
+
+def mark_failed(path: Path) -> Path | None:
+    """Rename the folder of a run that failed (a non-finite loss, an error) to `<name>_FAILED`, so that
+    folder listings, TensorBoard and notebooks tell it from the runs that finished; its files stay. Only
+    the process of global rank 0 renames. Returns the new path, or None when nothing was renamed."""
+    import os
+
+    path = Path(path)
+    if os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) != "0":
+        return None
+    if not (path / CONFIG).is_file() or path.name.endswith(FAILED_SUFFIX):
+        return None
+    target = path.with_name(path.name + FAILED_SUFFIX)
+    if target.exists():
+        return None
+    path.rename(target)
+    return target

@@ -1,5 +1,7 @@
-"""One table for many runs (a sweep folder, or any list of run folders): `summary.csv`, `summary.md` (best
-first, with the mean and spread) and `summary.png` (the metric against each swept parameter)."""
+"""Many runs (a sweep folder, or any list of run folders) as tables: one row per run, and one row per
+configuration (the runs that differ only in their seed) with the mean ± std over its seeds, since a sweep's
+question is which configuration is best, not which run. `summarize` writes `summary.csv` (runs),
+`configurations.csv`, `summary.md` (both tables) and `summary.png` (each configuration against each swept key)."""
 
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ def run_row(run: RunFolder) -> dict:
     return row
 
 
-def summarize(folders: list[Path], metric: str = "val/acc_best", out: Path | None = None) -> pd.DataFrame:
+def run_table(folders: list[Path], metric: str = "val/acc_best") -> pd.DataFrame:
+    """One row per run (its overrides, status and final metrics), best `metric` first; reads only."""
     runs = find_runs(folders)
     if not runs:
         raise FileNotFoundError(
@@ -60,51 +63,108 @@ def summarize(folders: list[Path], metric: str = "val/acc_best", out: Path | Non
     shown = [c for c in COLUMNS if c in df.columns]
     df = df[["status", *swept, *shown, "run"]]
     if metric in df.columns:
-        df = df.sort_values(metric, ascending=False, na_position="last")
+        df = df.sort_values(metric, ascending=False, na_position="last", kind="stable")
+    return df.reset_index(drop=True)
+
+
+def configuration_keys(df: pd.DataFrame) -> list[str]:
+    """The overrides that tell configurations apart: those that vary between the runs, the seed aside."""
+    overrides = [c for c in df.columns if c not in COLUMNS + ["run", "status", "seed"]]
+    return [c for c in overrides if df[c].astype(str).nunique() > 1]
+
+
+def configurations(df: pd.DataFrame, metric: str = "val/acc_best") -> pd.DataFrame:
+    """One row per configuration: its keys, how many runs and which seeds, and each metric's mean and std
+    over them (`<metric>` and `<metric> std`), best mean `metric` first."""
+    keys = configuration_keys(df)
+    by = [df[k].fillna("(not set)").astype(str) for k in keys] or [
+        pd.Series("all", index=df.index, name="runs of")
+    ]
+    metrics = [c for c in COLUMNS if c in df.columns]
+    groups = df[metrics].apply(pd.to_numeric, errors="coerce").groupby(by)
+    seeds = df["seed"] if "seed" in df else pd.Series(pd.NA, index=df.index)
+    out = pd.concat(
+        {
+            "runs": groups.size(),
+            "seeds": seeds.groupby(by).agg(
+                lambda s: ",".join(sorted({str(v) for v in s.dropna()}, key=_numeric_first))
+            ),
+            **{
+                c: stat for m in metrics for c, stat in ((m, groups[m].mean()), (f"{m} std", groups[m].std()))
+            },
+        },
+        axis=1,
+    )
+    if metric in out.columns:
+        out = out.sort_values(metric, ascending=False, na_position="last", kind="stable")
+    return out.reset_index()
+
+
+def mean_std_table(configs: pd.DataFrame) -> pd.DataFrame:
+    """`configurations` for reading: `mean ± std` in one column per metric."""
+    shown = configs[[c for c in configs.columns if not c.endswith(" std") and c in configs]].copy()
+    for m in [c for c in configs.columns if f"{c} std" in configs.columns]:
+        std = configs[f"{m} std"]
+        shown[m] = [
+            "" if pd.isna(v) else f"{v:.4f}" + ("" if pd.isna(e) else f" ± {e:.4f}")
+            for v, e in zip(configs[m], std, strict=True)
+        ]
+    return shown
+
+
+def summarize(folders: list[Path], metric: str = "val/acc_best", out: Path | None = None) -> pd.DataFrame:
+    """`run_table` of the folders, with its files written into `out` (default: the first folder)."""
+    df = run_table(folders, metric)
+    configs = configurations(df, metric)
     out = out or folders[0]
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "summary.csv", index=False)
-    stats = spread(df, shown)
+    configs.to_csv(out / "configurations.csv", index=False)
     (out / "summary.md").write_text(
-        f"# {len(df)} runs, best {metric} first\n\n"
+        f"# {len(configs)} configurations, {len(df)} runs\n\n"
+        f"## Configurations (mean ± std over seeds), best {metric} first\n\n"
+        + mean_std_table(configs).to_markdown(index=False)
+        + f"\n\n## Runs, best {metric} first\n\n"
         + df.drop(columns=["run"]).to_markdown(index=False, floatfmt=".4f")
-        + "\n\n## Mean and spread over these runs\n\n"
-        + stats.to_markdown(floatfmt=".4f")
         + "\n"
     )
-    plot_summary(df, swept, metric, out / "summary.png")
+    plot_configurations(df, configs, metric, out / "summary.png")
     return df
 
 
-def spread(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Mean, standard deviation, min and max of each metric over the runs (e.g. a sweep over seeds)."""
-    numeric = df[columns].apply(pd.to_numeric, errors="coerce")
-    return numeric.agg(["mean", "std", "min", "max", "count"]).T
-
-
-def plot_summary(df: pd.DataFrame, swept: list[str], metric: str, path: Path) -> None:
-    """The metric against each swept parameter: numbers as a scatter, choices as categories."""
-    params = swept or ["run"]
-    cols = min(3, len(params))
-    rows = math.ceil(len(params) / cols)
+def plot_configurations(df: pd.DataFrame, configs: pd.DataFrame, metric: str, path: Path) -> None:
+    """Each configuration's mean ± std of `metric` (its runs as dots) against each key that varies: values
+    as evenly spaced categories (in numeric order when they are numbers), never a continuous axis."""
+    keys = configuration_keys(df) or ["runs of"]
+    cols = min(3, len(keys))
+    rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.5 * rows), squeeze=False)
-    for ax, param in zip(axes.flat, params, strict=False):
-        values = df[metric] if metric in df else pd.Series([float("nan")] * len(df))
-        x = pd.to_numeric(df[param], errors="coerce")
-        if x.notna().all() and x.nunique() > 1 and param != "run":
-            ax.scatter(x, values)
-            if x.min() > 0 and x.max() / x.min() > 20:
-                ax.set_xscale("log")
-        else:
-            # a run from another sweep may not set this parameter at all
-            labels = ["(not set)" if pd.isna(v) else str(v)[-25:] for v in df[param]]
-            ax.scatter(labels, values)
-            ax.tick_params(axis="x", rotation=30)
-        ax.set_xlabel(param)
-        ax.set_ylabel(metric)
+    values = pd.to_numeric(df[metric], errors="coerce") if metric in df else pd.Series(float("nan"), df.index)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        labels = sorted(set(configs[key]), key=_numeric_first)
+        where = {v: i for i, v in enumerate(labels)}
+        if key in df:
+            ax.plot(
+                [where[str(v) if not pd.isna(v) else "(not set)"] for v in df[key]], values, ".", alpha=0.4
+            )
+        if metric in configs:
+            x = [where[v] for v in configs[key]]
+            ax.errorbar(x, configs[metric], yerr=configs[f"{metric} std"].fillna(0), fmt="o", capsize=4)
+        ax.set_xticks(
+            range(len(labels)), [str(v)[-25:] for v in labels], rotation=30 if len(labels) > 4 else 0
+        )
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"{metric} (mean ± std over seeds)")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(params) :]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _numeric_first(value: str) -> tuple:
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)

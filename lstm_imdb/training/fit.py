@@ -48,6 +48,17 @@ def fit(run: Run, since_start: float | None = None) -> dict:
     }
 
 
+def fit_summary(metrics: dict, history) -> str:
+    """What this process trained, and what the run has trained in all when it resumed another's epochs."""
+    total = int(metrics["epochs"])
+    this = history.epochs_this_run if history else total
+    resumed = f" ({total} in the run: resumed after epoch {total - this})" if this != total else ""
+    return (
+        f"Fit took {metrics['time/fit_s']:.1f} s: {this} epoch{'' if this == 1 else 's'} trained by this "
+        f"process{resumed}, {metrics['time/epoch_s']:.1f} s/epoch"
+    )
+
+
 def test_best(run: Run, metrics: dict, hparams: dict) -> dict:
     """Test the best checkpoint, write the report and put the final figures beside the hparams; returns
     `metrics` with the test figures and the test phase's time added."""

@@ -47,7 +47,7 @@ def _flat(prefix: str, node) -> dict:
 
 
 def collect_hyperparameters(cfg: DictConfig, model: L.LightningModule, extra: dict) -> dict:
-    """What TensorBoard's HPARAMS tab compares, flat: the seed and tags first, then the settings that can
+    """What TensorBoard's HPARAMS tab compares, flat: the experiment, seed and tags first, then the settings that can
     change a result (model, optimizer, scheduler, data sizes, the trainer's epochs, precision and
     clipping); no paths, worker counts or `_target_` strings of the model and data classes."""
     model_cfg, data_cfg, trainer_cfg = (
@@ -55,6 +55,7 @@ def collect_hyperparameters(cfg: DictConfig, model: L.LightningModule, extra: di
         for group in ("model", "data", "trainer")
     )
     return {
+        "experiment": _experiment(),
         "seed": cfg.get("seed"),
         "tags": ",".join(map(str, cfg.get("tags") or [])),
         **_flat("model", model_cfg),
@@ -63,6 +64,15 @@ def collect_hyperparameters(cfg: DictConfig, model: L.LightningModule, extra: di
         "params/total": sum(p.numel() for p in model.parameters()),
         **extra,
     }
+
+
+def _experiment() -> str:
+    """The experiment this run composed (`default` when none, or outside Hydra: tests, notebooks)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return "default"
+    return HydraConfig.get().runtime.choices.get("experiment") or "default"
 
 
 @rank_zero_only
@@ -85,6 +95,19 @@ def print_config_tree(cfg: DictConfig, order=("data", "model", "trainer", "callb
             text = str(value)
         tree.add(str(key)).add(Syntax(text.rstrip(), "yaml", theme="ansi_dark", background_color="default"))
     rich_print(tree)
+
+
+@rank_zero_only
+def print_overrides(cfg: DictConfig) -> None:
+    """The run in a few lines: where its folder is, its experiment and the overrides of the command line."""
+    from hydra.core.hydra_config import HydraConfig
+
+    print(f"Run folder: {cfg.paths.output_dir}")
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        overrides = " ".join(hydra.overrides.task) or "none"
+        print(f"experiment: {_experiment()}   overrides: {overrides}")
+    print("The whole config: .hydra/config.yaml in the run folder (print_config=full prints it here)")
 
 
 def log_hyperparameters(trainer: L.Trainer, hparams: dict, metrics: dict[str, float] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""One set-up for `train` and `pretrain`: seed, the checkpoint to resume from, and every object built
+"""One set-up for `train` and `pretrain`: seed, the checkpoint to resume from (training/resume.py), and every object built
 from the config (data, model, callbacks, loggers, trainer) before any data work, so a bad value fails in
 seconds; then the run's environment.json."""
 
@@ -12,12 +12,12 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig
 
-from lstm_imdb.inference.resolve import resume_path
 from lstm_imdb.runs.folder import ENVIRONMENT, write_json
 from lstm_imdb.runs.provenance import environment
 from lstm_imdb.training.callbacks import MetricHistory
-from lstm_imdb.training.hparams import print_config_tree
+from lstm_imdb.training.hparams import print_config_tree, print_overrides
 from lstm_imdb.training.precision import check_precision
+from lstm_imdb.training.resume import check_fits, resume_checkpoint
 
 
 def instantiate_group(cfg: DictConfig | None) -> list:
@@ -56,15 +56,29 @@ class Run:
         write_json(self.out_dir / ENVIRONMENT, {**self.env, **more})
 
 
+def show_config(cfg: DictConfig, model_key: str) -> None:
+    """`print_config`: `overrides` (the default: what this command changed, and where the run folder is),
+    `full` (the composed config as a tree; it is always in the run's .hydra/config.yaml) or false."""
+    mode = cfg.get("print_config")
+    if mode in (True, "full"):
+        print_config_tree(cfg, order=("data", model_key, "trainer", "callbacks", "logger"))
+    elif mode == "overrides":
+        print_overrides(cfg)
+    elif mode not in (False, None, "none"):
+        raise ValueError(f"print_config={mode!r}: must be overrides, full or false")
+
+
 def build_run(cfg: DictConfig, model_key: str = "model") -> Run:
     """Everything `cfg` describes, built; `model_key`: the config node of the LightningModule."""
-    if cfg.get("print_config"):
-        print_config_tree(cfg, order=("data", model_key, "trainer", "callbacks", "logger"))
+    show_config(cfg, model_key)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    ckpt_path = resume_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
+    ckpt_path = resume_checkpoint(cfg, ("data", model_key))
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg[model_key])
+    if ckpt_path is not None:
+        check_fits(model, ckpt_path)
+        ckpt_path = str(ckpt_path)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

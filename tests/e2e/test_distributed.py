@@ -93,4 +93,4 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank(acl_dir, tmp_path):
     assert "GLOBAL_RANK: 1" in out
     message = "Training loss is nan at epoch 0, step 3 (batch 2) on rank 1 of 2"
     assert out.count(message) >= 2, out[-3000:]  # said by both ranks
-    assert not (run / "test_metrics.json").exists()
+    assert not run.exists() and (run.parent / f"{run.name}_FAILED" / ".hydra").is_dir()  # marked, once

@@ -6,6 +6,9 @@ Commands in ```bash blocks are run one by one, in the order of the documents, in
 appended, so the command's own keys and values are what is tested. SLURM commands are composed
 (`--cfg job`) instead of submitted; `make` targets are dry-run (`make -n`). Commands quoted inline
 (`python -m lstm_imdb....`) are composed with Hydra: a renamed key or experiment fails here too.
+
+Each command runs as in a new shell after the set-up: the PATH without the project's environment, then what
+the README says to do first in every shell (its `source .venv/bin/activate` line, the `SETUP` commands).
 """
 
 from __future__ import annotations
@@ -104,22 +107,42 @@ def project(tmp_path_factory, acl_dir):
         writer = csv.writer(f)
         writer.writerow(["id", "text"])
         writer.writerows(enumerate(REVIEWS))
+    # the project's environment where the README's set-up made it (.venv): the one running these tests
+    if (Path(sys.prefix) / "bin" / "activate").is_file():
+        (root / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    else:  # tests run by a Python outside any venv: an activate script that puts it first
+        (root / ".venv/bin").mkdir(parents=True)
+        (root / ".venv/bin/activate").write_text(f'export PATH="{Path(sys.executable).parent}:$PATH"\n')
     shutil.copy(ROOT / "README.md", root / "README.md")
     shutil.copytree(ROOT / "docs", root / "docs")
     return root
 
 
+def is_setup(command: str) -> bool:
+    """What the README says to do once in every shell before the commands (activate the environment)."""
+    return command.startswith(("source ", ". "))
+
+
+SETUP = [c for doc, c in documented() if doc == "README.md" and is_setup(c)]
+
+
+def fresh_shell_path() -> str:
+    """PATH as a new login shell has it: without this interpreter's environment (the README's set-up adds it)."""
+    venv_bin = Path(sys.executable).parent
+    return os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p) != venv_bin)
+
+
 def run_shell(command: str, root: Path) -> subprocess.CompletedProcess:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")},
         "LSTM_IMDB_ROOT": str(root),
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "PATH": fresh_shell_path(),
         "PYTHONPATH": str(TESTS_DIR),
     }
     return subprocess.run(
-        ["bash", "-c", command],
+        ["bash", "-c", " && ".join([*SETUP, command])],
         cwd=root,
         env=env,
         capture_output=True,
@@ -133,6 +156,8 @@ def run_document(doc: str, commands: list[str], root: Path, acl_dir: Path) -> li
     """Run one document's commands in order (later ones may use what earlier ones made); the failures."""
     failures = []
     for command in commands:
+        if is_setup(command):
+            continue  # run before every command (run_shell)
         if command.startswith("make "):
             if command.split()[1] in MAKE_RUNS:
                 continue  # `make test` is this suite; `make train` is the tutorial run that CI's clone checks
@@ -162,6 +187,17 @@ def test_every_documented_command_runs_as_typed(project, acl_dir):
         jobs = [pool.submit(run_documents, group, project, acl_dir) for group in groups]
         failures = [failure for job in jobs for failure in job.result()]
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_readme_says_how_to_enter_the_environment_and_a_python_without_it_says_so():
+    """A new shell after `make train` has no environment: the README activates it, and a Python without the
+    dependencies (here: `-S`, no site-packages) gets the way out instead of a ModuleNotFoundError traceback."""
+    assert SETUP == ["source .venv/bin/activate"]
+    proc = subprocess.run(
+        [sys.executable, "-S", "-m", "lstm_imdb.train"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "source .venv/bin/activate" in proc.stderr and "make install" in proc.stderr
 
 
 def first_choice(arg: str) -> str:

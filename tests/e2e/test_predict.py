@@ -61,7 +61,9 @@ def test_reviews_piped_in_as_lines_or_json_lines(ckpt, expected, tmp_path):
     assert [r.get("id") for r in rows] == [f"r{i}" for i in range(6)] + ["bad", None]
     assert [r["prob_positive"] for r in rows[:6]] == pytest.approx(expected, abs=1e-5)
     assert 'no "text"' in rows[6]["error"] and "not JSON" in rows[7]["error"]
-    assert "Scored 8 reviews from standard input" in proc.stderr  # logs to standard error, rows to standard output
+    assert (
+        "Scored 8 reviews from standard input" in proc.stderr
+    )  # logs to standard error, rows to standard output
 
 
 def test_rows_go_to_standard_output_unless_a_file_is_named(ckpt, expected, tmp_path):
@@ -75,7 +77,9 @@ def test_rows_go_to_standard_output_unless_a_file_is_named(ckpt, expected, tmp_p
         assert f"Scored 6 reviews from {src}: predictions on standard output" in proc.stderr
     assert set(tmp_path.iterdir()) == before  # no <input>.predictions.jsonl, no file named -
     out = tmp_path / "sub" / "p.jsonl"
-    proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", "text=superb", f"output_path={out}", root=tmp_path)
+    proc = run_module(
+        "lstm_imdb.predict", f"ckpt_path={ckpt}", "text=superb", f"output_path={out}", root=tmp_path
+    )
     assert proc.stdout == "" and json.loads(out.read_text())["text"] == "superb"
 
 
@@ -92,7 +96,9 @@ def test_an_input_with_nothing_to_predict_or_a_bad_output_says_so(ckpt, tmp_path
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     args = [a.replace("EMPTY", str(empty)) for a in args]
-    proc = run_module("lstm_imdb.predict", f"ckpt_path={ckpt}", *args, root=tmp_path, stdin=stdin, check=False)
+    proc = run_module(
+        "lstm_imdb.predict", f"ckpt_path={ckpt}", *args, root=tmp_path, stdin=stdin, check=False
+    )
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt"]  # nothing written
 

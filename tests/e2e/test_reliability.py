@@ -167,6 +167,33 @@ def test_signals_stop_cleanly_after_saving(acl_dir, tmp_path, sig, what):
     load_checkpoint(run_dir / "checkpoints" / "last.ckpt")  # and it evaluates and predicts alone
 
 
+def test_resume_last_finds_the_run_it_continues_and_refuses_what_does_not_fit(acl_dir, tmp_path):
+    """`ckpt_path=last` takes the newest run of this data and model config (not the newest run), says which,
+    and counts the epochs it trained apart from the run's; a config that fits no run, or a checkpoint that
+    does not fit the config, is refused naming what differs (exit 2, no traceback, no run folder left)."""
+    runs = tmp_path / "logs" / "train" / "runs"
+    train = lambda name, *extra, check=True: run_module(  # noqa: E731
+        "lstm_imdb.train", *tiny_train_overrides(acl_dir, runs / name, *extra), root=tmp_path, check=check
+    )
+    train("h16", "trainer.max_epochs=1")
+    train("h8", "trainer.max_epochs=1", "model.hidden_size=8")  # newer, another model
+    proc = train("more", "trainer.max_epochs=2", "ckpt_path=last")  # h16's config, one epoch more
+    out = proc.stdout + proc.stderr
+    assert f"ckpt_path=last: resuming {runs / 'h16'}" in out
+    assert "1 epoch trained by this process (2 in the run: resumed after epoch 1)" in out
+    assert [r["epoch"] for r in json.loads((runs / "more" / "history.json").read_text())] == [0, 1]
+    h16_last = runs / "h16" / "checkpoints" / "last.ckpt"
+    for extra, messages in [
+        ("ckpt_path=last", [f"The newest, {runs / 'more'} (overrides: ", "model.hidden_size: 16 -> 32"]),
+        (f"ckpt_path={h16_last}", ["does not fit the model this config builds", "in the checkpoint, ("]),
+    ]:
+        proc = train("refused", "model.hidden_size=32", extra, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 2 and "Traceback" not in out, out[-3000:]
+        assert all(m in out for m in messages), out[-3000:]
+        assert not (runs / "refused").exists()  # nothing was run: no folder for TensorBoard or notebooks
+
+
 def test_resume_from_a_corrupt_checkpoint_fails_clearly(acl_dir, tmp_path):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"PK\x03\x04 truncated")

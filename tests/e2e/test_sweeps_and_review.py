@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 import yaml
@@ -44,7 +45,7 @@ def test_grid_sweep_runs_every_combination_and_summarizes(acl_dir, tmp_path):
     for name in ("summary.csv", "summary.md", "summary.png"):
         assert (sweep / name).stat().st_size > 200
     assert "model.hidden_size" in (sweep / "summary.md").read_text()
-    assert "Mean and spread" in (sweep / "summary.md").read_text()
+    assert "# 4 configurations, 4 runs" in (sweep / "summary.md").read_text()
     # the command line works on a list of single runs too
     out = tmp_path / "two"
     run_module(
@@ -95,6 +96,7 @@ def test_a_diverging_trial_is_reported_and_the_sweep_goes_on(acl_dir, tmp_path):
     assert "Training loss is nan at epoch 0, step 3 (batch 2)" in proc.stdout + proc.stderr
     jobs = job_dirs(sweep)
     assert len(jobs) == 2 and (jobs[1] / "test_metrics.json").is_file()
+    assert jobs[0].name.endswith("_FAILED") and not jobs[1].name.endswith("_FAILED")
     df = summarize([sweep])
     assert sorted(df["status"]) == ["failed", "tested"]
 
@@ -220,30 +222,47 @@ def test_tensorboard_events_hold_hparams_and_scalars(trained):
     assert {"report/roc_curve", "report/training_curves", "report/confusion_matrix"} <= images
 
 
+DRAWS = ("plt.show()", "display(Image(")  # a code cell that holds one of these must show a figure
+
+
 @pytest.mark.parametrize("notebook", ["01_data.ipynb", "02_review_runs.ipynb"])
-def test_notebooks_run_and_are_stored_without_outputs(notebook, trained, acl_dir, monkeypatch):
+def test_notebooks_run_show_their_figures_and_write_nothing(
+    notebook, trained, acl_dir, monkeypatch, tmp_path
+):
+    """Run as in Jupyter (inline backend): every plotting cell shows its figure; 02 reviews the newest
+    finished run (a newer failed one beside it), shows reviews without HTML breaks, and writes no file."""
     import nbformat
     from nbclient import NotebookClient
 
-    root, run_dir, _ = trained
+    _, run_dir, _ = trained
+    runs = tmp_path / "logs" / "train" / "runs"
+    shutil.copytree(run_dir, runs / "finished")
+    (runs / "failed" / ".hydra").mkdir(parents=True)  # newest, never tested: not the one to review
+    shutil.copy(run_dir / ".hydra" / "config.yaml", runs / "failed" / ".hydra" / "config.yaml")
     path = CONFIG_DIR.parent / "notebooks" / notebook
     nb = nbformat.read(path, as_version=4)
     assert all(
         not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"
     )
-    monkeypatch.setenv("LSTM_IMDB_ROOT", str(root))
+    monkeypatch.setenv("LSTM_IMDB_ROOT", str(tmp_path))
     monkeypatch.setenv("LSTM_IMDB_SOURCE", "acl")
     monkeypatch.setenv("LSTM_IMDB_ACL_DIR", str(acl_dir))
-    monkeypatch.setenv("LSTM_IMDB_DATA_DIR", str(root / "data"))
-    monkeypatch.setenv("LSTM_IMDB_RUN_DIR", str(run_dir))
-    monkeypatch.setenv("LSTM_IMDB_COMPARE_DIR", str(run_dir.parent))
+    monkeypatch.setenv("LSTM_IMDB_DATA_DIR", str(trained[0] / "data"))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as in Jupyter
+    before = sorted(tmp_path.rglob("*"))
     NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
-    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    outputs = [o for c in code for o in c.get("outputs", [])]
     assert outputs and not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)  # it drew its figures
+    drawing = [c for c in code if any(d in c.source for d in DRAWS)]
+    assert drawing and all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in drawing)
+    assert sorted(tmp_path.rglob("*")) == before  # no summary files, no figures written into logs/
+    if notebook == "02_review_runs.ipynb":
+        text = [str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for o in outputs]
+        assert str(runs / "finished") in text[0]
+        assert "misclassified" in "".join(text) and "<br" not in text[-1]
     nbformat.validate(nb)  # the executed notebook is still a valid notebook
 
 

@@ -169,8 +169,10 @@ def test_importing_a_module_only_defines_things():
         for node in tree.body:
             docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
             main_guard = isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+            # the one exception: the package checks that its dependencies are there (a clear way out)
+            dependency_check = module == "lstm_imdb" and ast.unparse(node) == "_require_dependencies()"
             if isinstance(node, ast.Expr | ast.For | ast.While | ast.With | ast.If | ast.Try) and not (
-                docstring or main_guard
+                docstring or main_guard or dependency_check
             ):
                 acting.append(f"{module}:{node.lineno}: {ast.unparse(node)[:60]}")
     assert not acting, "statements that act at import:\n" + "\n".join(acting)

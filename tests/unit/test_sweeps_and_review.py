@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from lstm_imdb.runs.summary import summarize
+from lstm_imdb.runs.folder import newest_finished_run
+from lstm_imdb.runs.summary import configurations, run_table, summarize
 from lstm_imdb.utils.paths import CONFIG_DIR
 
 
@@ -34,6 +35,38 @@ def test_summary_of_sweeps_that_swept_different_keys(tmp_path):
     assert df["seed"].isna().sum() == 2 and df["model.pooling"].isna().sum() == 3
     assert (tmp_path / "both" / "summary.png").stat().st_size > 1000
     assert "model.ngram_scale" in (tmp_path / "both" / "summary.md").read_text()
+
+
+def test_runs_are_grouped_by_configuration_with_the_spread_over_seeds(tmp_path):
+    """A sweep's question is which configuration: seeds pooled, constant overrides left out of the keys."""
+    accs = {("64", 1): 0.80, ("64", 2): 0.82, ("128", 1): 0.90, ("128", 2): 0.86, ("128", 3): 0.88}
+    for i, ((size, seed), acc) in enumerate(accs.items()):
+        _fake_run(tmp_path / "s" / str(i), ["experiment=x", f"model.hidden_size={size}", f"seed={seed}"], acc)
+    before = sorted(tmp_path.rglob("*"))
+    df = run_table([tmp_path / "s"])
+    assert sorted(tmp_path.rglob("*")) == before  # reading a sweep writes nothing (the notebook uses it)
+    configs = configurations(df)
+    assert list(configs["model.hidden_size"]) == ["128", "64"] and "experiment" not in configs
+    assert list(configs["runs"]) == [3, 2] and list(configs["seeds"]) == ["1,2,3", "1,2"]
+    assert configs["val/acc_best"].tolist() == pytest.approx([0.88, 0.81])
+    assert configs["val/acc_best std"].tolist() == pytest.approx([0.02, 0.0141421], abs=1e-6)
+    summarize([tmp_path / "s"])
+    md = (tmp_path / "s" / "summary.md").read_text()
+    assert "# 2 configurations, 5 runs" in md and "0.8800 ± 0.0200" in md
+    assert len((tmp_path / "s" / "configurations.csv").read_text().splitlines()) == 3
+
+
+def test_the_newest_finished_run_is_reviewed(tmp_path):
+    import os
+
+    _fake_run(tmp_path / "runs" / "old", [], 0.8)
+    _fake_run(tmp_path / "runs" / "new", [], 0.9)
+    os.utime(tmp_path / "runs" / "old" / "test_metrics.json", (1, 1))
+    (tmp_path / "runs" / "failed" / ".hydra").mkdir(parents=True)  # newer, but it never finished
+    (tmp_path / "runs" / "failed" / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    assert newest_finished_run(tmp_path / "runs") == tmp_path / "runs" / "new"
+    with pytest.raises(FileNotFoundError, match="No finished run"):
+        newest_finished_run(tmp_path / "runs" / "failed")
 
 
 @pytest.mark.parametrize(
