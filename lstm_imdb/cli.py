@@ -24,8 +24,8 @@ _started = False
 
 
 def startup() -> None:
-    """Once per process, before any work: keep large freed blocks in the heap (utils/allocator.py) and
-    register the config resolvers `${lstm_imdb_root:}` (the project root, from any working directory),
+    """Once per process, before any work: keep large freed blocks in the heap (utils/allocator.py), leave
+    the libraries' chatter out of the console (utils/console.py) and register the config resolvers `${lstm_imdb_root:}` (the project root, from any working directory),
     `${fast_precision:}` (training/precision.py) and `${run_name:}` (runs/names.py). The entry points call it; so do notebooks that compose
     configs."""
     global _started
@@ -36,8 +36,10 @@ def startup() -> None:
     from lstm_imdb.runs.names import run_name
     from lstm_imdb.training.precision import fast_precision
     from lstm_imdb.utils import allocator, paths
+    from lstm_imdb.utils.console import quiet_libraries
 
     allocator.keep_large_blocks()
+    quiet_libraries()
     if not OmegaConf.has_resolver("lstm_imdb_root"):
         OmegaConf.register_new_resolver("lstm_imdb_root", lambda: str(paths.project_root()))
     if not OmegaConf.has_resolver("fast_precision"):

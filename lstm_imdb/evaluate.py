@@ -35,7 +35,7 @@ def main(cfg: DictConfig) -> dict[str, float]:
     metrics = {}
     for results in trainer.validate(loaded.model, datamodule=datamodule):
         metrics.update({k: float(v) for k, v in results.items() if k != "val/acc_best"})
-    for results in trainer.test(loaded.model, datamodule=datamodule):
+    for results in trainer.test(loaded.model, datamodule=datamodule, verbose=False):
         metrics.update({k: float(v) for k, v in results.items()})
     return finish_run(
         cfg.paths.output_dir,

@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     RocCurveDisplay,
@@ -64,8 +65,9 @@ def deduplicated_metrics(
 
 
 def confusion_matrix_figure(probs: np.ndarray, labels: np.ndarray, title: str):
+    """Counts and, under each, the share of its true class (each row's rates sum to 100%)."""
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    ConfusionMatrixDisplay.from_predictions(
+    display = ConfusionMatrixDisplay.from_predictions(
         labels,
         predicted_labels(probs),
         display_labels=list(LABELS),
@@ -74,7 +76,11 @@ def confusion_matrix_figure(probs: np.ndarray, labels: np.ndarray, title: str):
         colorbar=False,
         values_format="d",
     )
-    ax.set_title(title)
+    counts = display.confusion_matrix
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    for (i, j), text in np.ndenumerate(display.text_):
+        text.set_text(f"{counts[i, j]:,}\n{rates[i, j]:.1%}")
+    ax.set_title(f"{title}\n(count, and share of the true class)")
     fig.tight_layout()
     return fig
 
@@ -89,14 +95,26 @@ def roc_figure(predictions: dict[str, tuple[np.ndarray, np.ndarray]]):
     return fig
 
 
+def tested_epoch(history: list[dict]) -> int | None:
+    """The epoch whose checkpoint is tested: the first with the best validation accuracy (the checkpoint
+    callback keeps a new best only when it is strictly better)."""
+    scored = [(r["val/acc"], -r["epoch"]) for r in history if r.get("val/acc") is not None]
+    return -max(scored)[1] if scored else None
+
+
 def training_curves_figure(history: list[dict]):
-    """Train vs validation loss and accuracy per epoch (the tutorial's Figure 2)."""
+    """Train vs validation loss and accuracy per epoch (the tutorial's Figure 2), epochs numbered as the
+    logs number them (from 0), one tick per epoch, and the tested epoch marked."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = [r["epoch"] + 1 for r in history]
+    epochs = [r["epoch"] for r in history]
+    tested = tested_epoch(history)
     for ax, metric in zip(axes, ("loss", "acc"), strict=True):
         for split, style in (("train", "o-"), ("val", "s--")):
             ys = [r.get(f"{split}/{metric}", np.nan) for r in history]
             ax.plot(epochs, ys, style, label=split)
+        if tested is not None:
+            ax.axvline(tested, color="gray", ls=":", label=f"tested (epoch {tested}: best val/acc)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(f"{'Loss' if metric == 'loss' else 'Accuracy'} per epoch")

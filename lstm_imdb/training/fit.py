@@ -49,13 +49,15 @@ def fit(run: Run, since_start: float | None = None) -> dict:
 
 
 def fit_summary(metrics: dict, history) -> str:
-    """What this process trained, and what the run has trained in all when it resumed another's epochs."""
+    """What the fit took (data set-up and tokenization apart from the epochs), what this process trained,
+    and what the run has trained in all when it resumed another's epochs."""
     total = int(metrics["epochs"])
     this = history.epochs_this_run if history else total
     resumed = f" ({total} in the run: resumed after epoch {total - this})" if this != total else ""
     return (
-        f"Fit took {metrics['time/fit_s']:.1f} s: {this} epoch{'' if this == 1 else 's'} trained by this "
-        f"process{resumed}, {metrics['time/epoch_s']:.1f} s/epoch"
+        f"Fit took {metrics['time/fit_s']:.1f} s: {metrics['time/to_first_batch_s']:.1f} s to the first batch "
+        f"(data, tokenization, sanity check), then {this} epoch{'' if this == 1 else 's'} trained by this "
+        f"process{resumed} at {metrics['time/epoch_s']:.1f} s/epoch"
     )
 
 
@@ -70,7 +72,9 @@ def test_best(run: Run, metrics: dict, hparams: dict) -> dict:
         log.warning("No best checkpoint was saved: testing the current weights")
     test_start = time.perf_counter()
     metrics = dict(metrics)
-    for results in trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True):
+    for results in trainer.test(
+        model, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False
+    ):
         metrics.update({k: float(v) for k, v in results.items()})
     seen_in_train = datamodule.seen_in_train  # part of the test phase: found when first asked for
     metrics["time/test_s"] = time.perf_counter() - test_start

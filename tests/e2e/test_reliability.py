@@ -180,7 +180,7 @@ def test_resume_last_finds_the_run_it_continues_and_refuses_what_does_not_fit(ac
     proc = train("more", "trainer.max_epochs=2", "ckpt_path=last")  # h16's config, one epoch more
     out = proc.stdout + proc.stderr
     assert f"ckpt_path=last: resuming {runs / 'h16'}" in out
-    assert "1 epoch trained by this process (2 in the run: resumed after epoch 1)" in out
+    assert "then 1 epoch trained by this process (2 in the run: resumed after epoch 1)" in out
     assert [r["epoch"] for r in json.loads((runs / "more" / "history.json").read_text())] == [0, 1]
     h16_last = runs / "h16" / "checkpoints" / "last.ckpt"
     for extra, messages in [

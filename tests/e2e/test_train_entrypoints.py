@@ -34,10 +34,14 @@ def test_train_writes_a_complete_run_folder(trained):
     history = json.loads((run_dir / "history.json").read_text())
     assert [r["epoch"] for r in history] == [0, 1, 2, 3]
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "lr"} <= set(history[0])
-    assert "test/acc" in proc.stderr + proc.stdout  # the summary at the end of the run
+    assert "test: acc" in proc.stderr + proc.stdout  # the summary at the end of the run, a line per split
     # the start: where the run goes and what the command changed, not the composed config's tree
     assert f"Run folder: {run_dir}" in proc.stdout and "overrides: data.source=acl" in proc.stdout
     assert "print_config=full" in proc.stdout and "_target_" not in proc.stdout  # no config tree
+    console = proc.stdout + proc.stderr  # what a user reads: no library chatter, one results summary
+    chatter = ["Tip:", "GPU available", "Seed set to", "LeafSpec", "Saving the dataset", "DataLoader 0"]
+    assert not [c for c in chatter if c in console], [c for c in chatter if c in console]
+    assert "test_dedup: acc" in console and "s to the first batch (data, tokenization" in console
     env = json.loads((run_dir / "environment.json").read_text())
     assert env["torch"].startswith("2.13.0") and "lightning" in env
     assert (root / "data" / "imdb").is_dir()  # data under the project root ($LSTM_IMDB_ROOT)

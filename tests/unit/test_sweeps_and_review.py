@@ -156,3 +156,28 @@ def test_debug_configs_compose_over_an_experiment(debug, check):
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=["experiment=best_single", f"debug={debug}"])
     assert check(cfg) and cfg.trainer.accelerator == "cpu"
+
+
+def test_report_figures_number_epochs_as_the_logs_mark_the_tested_one_and_show_rates():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from lstm_imdb.runs.report import confusion_matrix_figure, tested_epoch, training_curves_figure
+
+    history = [
+        {"epoch": e, "train/loss": 1 - a, "val/loss": 1 - a, "train/acc": a, "val/acc": a}
+        for e, a in enumerate([0.6, 0.8, 0.8, 0.7, 0.75])
+    ]
+    assert tested_epoch(history) == 1  # the first best: a tie does not replace the checkpoint
+    fig = training_curves_figure(history)
+    for ax in fig.axes:
+        fig.canvas.draw()
+        ticks = [t for t in ax.get_xticks() if 0 <= t <= 4]
+        assert ticks == [0, 1, 2, 3, 4]  # whole epochs, from 0 as in the logs
+        assert "tested (epoch 1: best val/acc)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    probs = np.array([0.9, 0.8, 0.2, 0.7, 0.1, 0.3])  # positives: 2 of 3 right; negatives: 2 of 3 right
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    cells = [t.get_text() for t in confusion_matrix_figure(probs, labels, "t").axes[0].texts]
+    assert sorted(cells) == sorted(["2\n66.7%", "1\n33.3%", "1\n33.3%", "2\n66.7%"])
