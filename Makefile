@@ -40,7 +40,9 @@ format: $(STAMP)
 	$(PY) -m ruff format lstm_imdb tests
 	$(PY) -m ruff check --fix lstm_imdb tests
 
+# SCALARS with the curves unsmoothed (5 points a curve): the link below
 tensorboard: $(STAMP)
+	@echo "TensorBoard: http://127.0.0.1:6006/  (curves unsmoothed: http://127.0.0.1:6006/#scalars&_smoothingWeight=0)"
 	$(VENV)/bin/tensorboard --logdir logs --host 127.0.0.1 --port 6006
 
 # JupyterLab on notebooks/ (installed into .venv on first use: the `notebook` extra)

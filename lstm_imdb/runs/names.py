@@ -1,10 +1,12 @@
 """Run folders named by what they are: `${run_name:}` in conf/hydra/default.yaml gives the experiment (or
 `default`) and the command-line overrides that change the model, data or training, so that folders,
-TensorBoard's run list and HPARAMS tell runs apart; the time goes first in the folder name, so they sort."""
+TensorBoard's run list and HPARAMS tell runs apart (in a sweep: the keys it varies); the time goes first
+in the folder name, so they sort."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # Overrides that do not say what a run is: where things go, what is printed, what it resumes from.
 _NOT_WHAT = re.compile(
@@ -32,10 +34,33 @@ def describe(experiment: str | None, overrides: list[str]) -> str:
     return name if shown == len(parts) else f"{name}_+{len(parts) - shown}"
 
 
+def swept_keys(multirun_yaml: Path) -> set[str]:
+    """The keys a sweep varies, from the `multirun.yaml` its launcher writes before the jobs start: the
+    command line's `key=a,b` (or `key=range(...)`, `choice(...)`) and the sweeper's own `params`."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load(Path(multirun_yaml).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return set()
+    hydra = saved.get("hydra") or {}
+    keys = {
+        o.lstrip("+~").partition("=")[0]
+        for o in (hydra.get("overrides") or {}).get("task") or []
+        if "," in o.partition("=")[2] or re.search(r"=\s*(range|choice|interval|glob)\(", o)
+    }
+    return keys | set(((hydra.get("sweeper") or {}).get("params") or {}).keys())
+
+
 def run_name() -> str:
     """The `${run_name:}` resolver: this job's experiment and overrides (Hydra's, read when it names the
-    run folder)."""
+    run folder); in a sweep, the overrides of the keys the sweep varies (the others are the same for all)."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     hydra = HydraConfig.get()
-    return describe(hydra.runtime.choices.get("experiment"), list(hydra.overrides.task))
+    overrides = list(hydra.overrides.task)
+    if hydra.mode == RunMode.MULTIRUN:
+        swept = swept_keys(Path(hydra.sweep.dir) / "multirun.yaml")
+        overrides = [o for o in overrides if o.lstrip("+~").partition("=")[0] in swept] or overrides
+    return describe(hydra.runtime.choices.get("experiment"), overrides)

@@ -160,7 +160,8 @@ def write_report(
     for name, fig in figures.items():
         fig.savefig(report_dir / f"{name}.png", dpi=110)
         if tb_writer is not None:
-            tb_writer.add_figure(f"report/{name}", fig)
+            # `~report`: after the curves in TensorBoard's first page, which opens its first two groups by name
+            tb_writer.add_figure(f"~report/{name}", fig)
         plt.close(fig)
     return out_dir / TEST_METRICS
 

@@ -10,6 +10,7 @@ from lstm_imdb.runs.provenance import seconds_since_process_start
 from lstm_imdb.runs.report import finish_run
 from lstm_imdb.training.hparams import log_hyperparameters
 from lstm_imdb.training.setup import Run, tensorboard_writer
+from lstm_imdb.training.tensorboard import FINAL
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +99,11 @@ def test_best(run: Run, metrics: dict, hparams: dict) -> dict:
         extra=extra,
     )
     metrics.update(test_metrics)
-    # final metrics next to the hparams (TensorBoard's HPARAMS tab), as hp/<metric>;
+    # final metrics next to the hparams (TensorBoard's HPARAMS tab), as ~final/<metric> (training/tensorboard.py);
     # val/acc_best (what chose the checkpoint) and test/acc first: the columns HPARAMS shows first
     first = ("val/acc_best", "test/acc")
-    final = {f"hp/{k}": metrics[k] for k in first if k in metrics}
-    final.update({f"hp/{k}": v for k, v in test_metrics.items() if k not in first})
-    final.update({f"hp/{k}": metrics[k] for k in ("val/acc",) if k in metrics})
+    final = {f"{FINAL}/{k}": metrics[k] for k in first if k in metrics}
+    final.update({f"{FINAL}/{k}": v for k, v in test_metrics.items() if k not in first})
+    final.update({f"{FINAL}/{k}": metrics[k] for k in ("val/acc",) if k in metrics})
     log_hyperparameters(trainer, hparams, final)
     return {**metrics, **test_metrics}

@@ -202,24 +202,33 @@ def test_optuna_workers_share_one_study_in_sqlite_without_losing_or_repeating_tr
 
 
 def test_tensorboard_events_hold_hparams_and_scalars(trained):
+    """Curves against the epoch (0, 1, ...), no `epoch` chart, the learning rate per epoch, and the final
+    figures only as HPARAMS' ~final/* (no one-point test/* charts)."""
     _, run_dir, _ = trained
-    tags, hparams = set(), False
+    tags, hparams, steps = set(), False, {}
     for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
         acc = EventAccumulator(str(events))
         acc.Reload()
         tags |= set(acc.Tags()["scalars"])
+        steps.update({t: [e.step for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]})
         try:
             hparams |= bool(acc.PluginTagToContent("hparams"))
         except KeyError:  # this events file holds no hparams
             pass
-    assert {"train/loss", "val/loss", "val/acc", "val/auroc", "hp/test/acc"} <= tags
+    assert {"train/loss", "val/loss", "val/acc", "val/auroc", "~final/test/acc", "train/lr"} <= tags
+    assert "epoch" not in tags and not [t for t in tags if t.startswith(("test/", "test_dedup/"))]
+    # the groups TensorBoard opens first (the first two by name): the curves
+    assert sorted({t.split("/")[0] for t in tags})[:2] == ["train", "val"]
+    epochs = [r["epoch"] for r in json.loads((run_dir / "history.json").read_text())]
+    assert steps["val/acc"] == steps["train/loss"] == steps["train/lr"] == epochs == [0, 1, 2, 3]
     assert hparams
     images = set()
     for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
         acc = EventAccumulator(str(events))
         acc.Reload()
         images |= set(acc.Tags()["images"])
-    assert {"report/roc_curve", "report/training_curves", "report/confusion_matrix"} <= images
+    assert {"~report/roc_curve", "~report/training_curves", "~report/confusion_matrix"} <= images
+    assert sorted({t.split("/")[0] for t in images | tags})[:2] == ["train", "val"]  # what opens first
 
 
 DRAWS = ("plt.show()", "display(Image(")  # a code cell that holds one of these must show a figure
@@ -297,10 +306,12 @@ def test_debug_configs_run_apart_from_real_runs(acl_dir, tmp_path, debug, files)
 
 
 def test_hparams_tab_compares_what_can_change_a_result(trained):
+    """Each run writes its session's hparams and no experiment summary: TensorBoard then builds HPARAMS'
+    columns from every run shown, the settings that differ between them first (it imposes none otherwise)."""
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     _, run_dir, _ = trained
-    names, metrics = [], []
+    names, experiments = [], 0
     for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
         acc = EventAccumulator(str(events))
         acc.Reload()
@@ -310,10 +321,12 @@ def test_hparams_tab_compares_what_can_change_a_result(trained):
             continue
         for blob in content.values():
             data = plugin_data_pb2.HParamsPluginData.FromString(blob)
-            if data.HasField("experiment"):
-                names = [h.name for h in data.experiment.hparam_infos]
-                metrics = [m.name.tag for m in data.experiment.metric_infos]
+            experiments += data.HasField("experiment")
+            if data.HasField("session_start_info"):
+                names = list(data.session_start_info.hparams)
+    assert experiments == 0
     assert {
+        "experiment",
         "seed",
         "tags",
         "model/hidden_size",
@@ -324,4 +337,3 @@ def test_hparams_tab_compares_what_can_change_a_result(trained):
     assert not [
         n for n in names if "_target_" in n or "data_dir" in n or "num_workers" in n or "acl_dir" in n
     ]
-    assert metrics[:2] == ["hp/val/acc_best", "hp/test/acc"]
