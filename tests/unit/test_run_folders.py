@@ -121,3 +121,14 @@ def test_a_failed_run_is_renamed_once_by_rank_zero_only(tmp_path, monkeypatch):
     failed = mark_failed(run)
     assert failed == tmp_path / "2026_x_FAILED" and (failed / "checkpoints" / "last.ckpt").is_file()
     assert mark_failed(failed) is None and mark_failed(tmp_path) is None
+
+
+def test_a_sweep_names_its_jobs_by_the_keys_it_varies(tmp_path):
+    from lstm_imdb.runs.names import swept_keys
+
+    (tmp_path / "multirun.yaml").write_text(
+        "hydra:\n  overrides:\n    task: [data.num_words=60, 'model.hidden_size=8,16', 'seed=range(1,3)']\n"
+        "  sweeper:\n    params: {model.optimizer.lr: 'interval(0.001, 0.1)'}\n"
+    )
+    assert swept_keys(tmp_path / "multirun.yaml") == {"model.hidden_size", "seed", "model.optimizer.lr"}
+    assert swept_keys(tmp_path / "missing.yaml") == set()  # then every override names the job
