@@ -8,7 +8,7 @@ ARGS   ?= experiment=keras_tutorial
 TEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install train test test-fast lint format tensorboard notebook bench bench-keras strip-notebooks clean
+.PHONY: install train test test-fast lint format tensorboard notebook mlflow-ui bench bench-keras strip-notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ format: $(STAMP)
 tensorboard: $(STAMP)
 	@echo "TensorBoard: http://127.0.0.1:6006/  (curves unsmoothed: http://127.0.0.1:6006/#scalars&_smoothingWeight=0)"
 	$(VENV)/bin/tensorboard --logdir logs --host 127.0.0.1 --port 6006
+
+# MLflow's UI on logs/mlflow.db (logger=mlflow): full MLflow pins another pyarrow, so it lives in its own venv
+MLFLOW_VENV := .venv-mlflow
+$(MLFLOW_VENV)/.installed:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet mlflow==3.17.2
+	touch $@
+
+mlflow-ui: $(MLFLOW_VENV)/.installed
+	$(MLFLOW_VENV)/bin/mlflow ui --backend-store-uri sqlite:///logs/mlflow.db --host 127.0.0.1 --port 5000
 
 # JupyterLab on notebooks/ (installed into .venv on first use: the `notebook` extra)
 NB_STAMP := $(VENV)/.notebook-installed

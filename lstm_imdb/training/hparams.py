@@ -7,6 +7,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from lstm_imdb.training.tensorboard import FINAL
+
 # Settings that cannot change a result (where files live, how fast batches arrive, where it runs): kept
 # out of TensorBoard's HPARAMS, whose columns should be what a researcher compares.
 _NOT_HPARAMS = {
@@ -116,8 +118,9 @@ def log_hyperparameters(trainer: L.Trainer, hparams: dict, metrics: dict[str, fl
     for lg in trainer.loggers:
         if isinstance(lg, TensorBoardLogger) and metrics:
             lg.log_hyperparams(hparams, metrics=metrics)
-        elif metrics:
-            lg.log_metrics(metrics, step=trainer.global_step)
+        elif metrics:  # `~final/` sorts last in TensorBoard; MLflow's names allow no `~`
+            plain = {k.replace(f"{FINAL}/", "final/", 1): v for k, v in metrics.items()}
+            lg.log_metrics(plain, step=trainer.global_step)
         else:
             lg.log_hyperparams(hparams)
         lg.save()

@@ -113,7 +113,7 @@ def test_the_newest_finished_run_is_reviewed(tmp_path):
             lambda c: c.trainer.precision == "32-true",
         ),  # fp32 everywhere unless asked (docs/performance.md)
         (["trainer.precision=bf16-mixed"], lambda c: c.trainer.precision == "bf16-mixed"),
-        (["logger=many"], lambda c: set(c.logger) == {"tensorboard", "csv"}),
+        (["logger=many"], lambda c: set(c.logger) == {"tensorboard", "csv", "mlflow", "wandb"}),
         (["experiment=keras_tutorial"], lambda c: c.data.bucket is False and c.trainer.max_epochs == 5),
         (["experiment=keras_tutorial", "data.bucket=true"], lambda c: c.data.bucket is True),
         (
