@@ -112,13 +112,18 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
 
 
 def _mark_failed() -> None:
-    """A run that failed: its folder renamed `<name>_FAILED` (runs/folder.py), and the log says so."""
+    """A run that failed: its folder renamed `<name>_FAILED` (runs/folder.py), and the log says so; one that
+    failed before any work (a config value refused at set-up) leaves no folder."""
     from hydra.core.hydra_config import HydraConfig
 
-    from lstm_imdb.runs.folder import mark_failed
+    from lstm_imdb.runs.folder import mark_failed, remove_unstarted_run
 
     out = Path(HydraConfig.get().runtime.output_dir)
-    if out.resolve() != Path.cwd().resolve() and (renamed := mark_failed(out)) is not None:
+    if out.resolve() == Path.cwd().resolve():
+        return
+    if remove_unstarted_run(out):
+        log.error("Nothing was run: removed its run folder %s", out)
+    elif (renamed := mark_failed(out)) is not None:
         log.error("The run failed: its folder is now %s", renamed)
 
 

@@ -194,6 +194,14 @@ def test_resume_last_finds_the_run_it_continues_and_refuses_what_does_not_fit(ac
         assert not (runs / "refused").exists()  # nothing was run: no folder for TensorBoard or notebooks
 
 
+def test_a_config_value_refused_at_set_up_leaves_no_run_folder(acl_dir, tmp_path):
+    runs = tmp_path / "logs" / "train" / "runs"
+    overrides = [o for o in tiny_train_overrides(acl_dir, tmp_path / "u") if not o.startswith("hydra.")]
+    proc = run_module("lstm_imdb.train", *overrides, "model.optimizer.lr=-1", root=tmp_path, check=False)
+    assert proc.returncode != 0 and "model.optimizer.lr=-1: must be a finite number > 0" in proc.stderr
+    assert not list(runs.iterdir())  # neither the run's folder nor a _FAILED one: nothing ran
+
+
 def test_resume_from_a_corrupt_checkpoint_fails_clearly(acl_dir, tmp_path):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"PK\x03\x04 truncated")
