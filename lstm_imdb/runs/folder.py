@@ -126,15 +126,12 @@ def remove_unstarted_run(path: Path) -> bool:
 FAILED_SUFFIX = "_FAILED"
 
 
+@rank_zero_only  # under DDP one process renames (the others get None)
 def mark_failed(path: Path) -> Path | None:
     """Rename the folder of a run that failed (a non-finite loss, an error) to `<name>_FAILED`, so that
-    folder listings, TensorBoard and notebooks tell it from the runs that finished; its files stay. Only
-    the process of global rank 0 renames. Returns the new path, or None when nothing was renamed."""
-    import os
-
+    folder listings, TensorBoard and notebooks tell it from the runs that finished; its files stay.
+    Returns the new path, or None when nothing was renamed."""
     path = Path(path)
-    if os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) != "0":
-        return None
     if not (path / CONFIG).is_file() or path.name.endswith(FAILED_SUFFIX):
         return None
     target = path.with_name(path.name + FAILED_SUFFIX)

@@ -65,21 +65,21 @@ def newest_matching_last(cfg: DictConfig, keys: tuple[str, ...]) -> Path:
     )
 
 
-def resume_checkpoint(cfg: DictConfig, keys: tuple[str, ...] = ("data", "model")) -> Path | None:
-    """The checkpoint `cfg.ckpt_path` resumes from (`last`: see `newest_matching_last`), read to check it."""
+def resume_checkpoint(cfg: DictConfig, keys: tuple[str, ...] = ("data", "model")) -> tuple[Path, dict] | None:
+    """The checkpoint `cfg.ckpt_path` resumes from (`last`: see `newest_matching_last`) and its contents."""
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path in (None, ""):
         return None
     path = newest_matching_last(cfg, keys) if ckpt_path == "last" else Path(ckpt_path)
-    read_checkpoint(path)  # missing or corrupt: fails here, before any data work
+    state = read_checkpoint(path)  # missing or corrupt: fails here, before any data work
     log.info("Resuming from %s", path)
-    return path
+    return path, state
 
 
-def check_fits(model: torch.nn.Module, ckpt: Path) -> None:
+def check_fits(model: torch.nn.Module, ckpt: Path, state: dict) -> None:
     """Refuse a checkpoint whose weights have other shapes than the model this config builds (or none of
     its names), before training: a message naming both shapes and the way out, not a load_state_dict error."""
-    theirs = read_checkpoint(ckpt).get("state_dict") or {}
+    theirs = state.get("state_dict") or {}
     ours = model.state_dict()
     wrong = [
         f"{k}: {tuple(v.shape)} in the checkpoint, {tuple(ours[k].shape)} here"

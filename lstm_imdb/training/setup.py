@@ -73,12 +73,13 @@ def build_run(cfg: DictConfig, model_key: str = "model") -> Run:
     show_config(cfg, model_key)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    ckpt_path = resume_checkpoint(cfg, ("data", model_key))
+    resumed = resume_checkpoint(cfg, ("data", model_key))  # (path, contents), read once here
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg[model_key])
-    if ckpt_path is not None:
-        check_fits(model, ckpt_path)
-        ckpt_path = str(ckpt_path)
+    ckpt_path = None
+    if resumed is not None:
+        check_fits(model, *resumed)
+        ckpt_path = str(resumed[0])
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -8,6 +8,7 @@ import os
 
 import pytest
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from lstm_imdb.inference.resolve import checkpoint_paths
@@ -70,8 +71,8 @@ def test_resume_last_takes_the_newest_run_of_this_config_and_refuses_a_corrupt_o
             }
         )
 
-    assert resume_checkpoint(cfg("last")) == new / "checkpoints" / "last.ckpt"
-    assert resume_checkpoint(cfg("last", hidden=64)) == other / "checkpoints" / "last.ckpt"
+    assert resume_checkpoint(cfg("last"))[0] == new / "checkpoints" / "last.ckpt"
+    assert resume_checkpoint(cfg("last", hidden=64))[0] == other / "checkpoints" / "last.ckpt"
     assert resume_checkpoint(cfg(None)) is None
     with pytest.raises(CheckpointError, match=r"differs in model.hidden_size: 64 -> 32"):
         resume_checkpoint(cfg("last", hidden=32))
@@ -115,9 +116,9 @@ def test_run_folders_are_named_by_their_experiment_and_the_overrides_that_change
 
 def test_a_failed_run_is_renamed_once_by_rank_zero_only(tmp_path, monkeypatch):
     run = make_run(tmp_path / "2026_x")
-    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
     assert mark_failed(run) is None and run.is_dir()
-    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
     failed = mark_failed(run)
     assert failed == tmp_path / "2026_x_FAILED" and (failed / "checkpoints" / "last.ckpt").is_file()
     assert mark_failed(failed) is None and mark_failed(tmp_path) is None
