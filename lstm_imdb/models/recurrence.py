@@ -20,9 +20,11 @@ from torch.func import functional_call
 
 def real_tokens_first(input_ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     """[B, T] ids with each row's non-padding ids moved to its start, in order, padding after them."""
-    padding = (input_ids == pad_id).to(torch.uint8)
-    order = torch.argsort(padding, dim=1, stable=True)
-    return input_ids.gather(1, order)
+    # keys unique per row (padding after real tokens, each group in position order), so a plain sort is
+    # stable: ONNX has no stable sort, and this graph exports (`lstm_imdb.export`)
+    steps = input_ids.shape[1]
+    key = (input_ids == pad_id).long() * steps + torch.arange(steps, device=input_ids.device)
+    return input_ids.gather(1, torch.argsort(key, dim=1))
 
 
 def reversal_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:

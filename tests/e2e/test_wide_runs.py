@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import run_module, tiny_train_overrides
+from helpers.export import REVIEWS, score_without_the_package
 
 from lstm_imdb.data import load_imdb
 from lstm_imdb.inference.checkpoint import load_checkpoint
@@ -79,3 +80,16 @@ def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
     ]
     assert torch.equal(before["net.wide.weight.weight"], after["net.wide.weight.weight"])  # fixed
     assert not torch.equal(before["net.head.weight"], after["net.head.weight"])  # the recurrence trained
+
+
+def test_a_wide_model_exports_and_its_card_scores_as_predict_without_the_package(wide_run, tmp_path):
+    """The ONNX graph takes the full text's hashed n-grams beside the ids; the card's snippet makes them with
+    scikit-learn alone and gets predict's scores."""
+    root, run_dir = wide_run
+    out = tmp_path / "export"
+    run_module("lstm_imdb.export", f"ckpt_path={run_dir}", f"output_dir={out}", root=root)
+    config = json.loads((out / "config.json").read_text())
+    assert config["inputs"] == ["input_ids", "wide_ids", "wide_offsets"]
+    assert config["data"]["wide"]["buckets"] == 4096
+    want = Predictor(load_checkpoint(run_dir / "checkpoints" / "best.ckpt")).predict_proba(REVIEWS)
+    assert np.abs(np.array(score_without_the_package(out, tmp_path)) - want).max() <= 1e-4

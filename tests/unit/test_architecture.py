@@ -12,7 +12,7 @@ import pytest
 import tomllib
 
 PACKAGE = Path(__file__).resolve().parents[2] / "lstm_imdb"
-ENTRY_POINTS = {"train", "pretrain", "evaluate", "predict", "baseline", "summarize"}
+ENTRY_POINTS = {"train", "pretrain", "evaluate", "predict", "export", "baseline", "summarize"}
 # what each library layer may import from the project (besides itself)
 LAYERS = {
     "utils": set(),
