@@ -8,7 +8,7 @@ ARGS   ?= experiment=keras_tutorial
 TEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install train test test-fast lint format tensorboard notebook mlflow-ui bench bench-keras strip-notebooks clean
+.PHONY: install train test test-fast lint format tensorboard optuna-dashboard notebook mlflow-ui bench bench-keras strip-notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ format: $(STAMP)
 tensorboard: $(STAMP)
 	@echo "TensorBoard: http://127.0.0.1:6006/  (curves unsmoothed: http://127.0.0.1:6006/#scalars&_smoothingWeight=0)"
 	$(VENV)/bin/tensorboard --logdir logs --host 127.0.0.1 --port 6006
+
+# optuna-dashboard on a study's storage (hparams_search=optuna with hydra.sweeper.storage=...): the trials, live
+OPTUNA_STORAGE ?= sqlite:///logs/optuna.db
+optuna-dashboard: $(STAMP)
+	$(VENV)/bin/optuna-dashboard --host 127.0.0.1 --port 8080 $(subst journal:,,$(OPTUNA_STORAGE))
 
 # MLflow's UI on logs/mlflow.db (logger=mlflow): full MLflow pins another pyarrow, so it lives in its own venv
 MLFLOW_VENV := .venv-mlflow

@@ -25,7 +25,7 @@ _started = False
 
 def startup() -> None:
     """Once per process, before any work: keep large freed blocks in the heap (utils/allocator.py), leave
-    the libraries' chatter out of the console (utils/console.py) and register the config resolvers `${lstm_imdb_root:}` (the project root, from any working directory),
+    the libraries' chatter out of the console (utils/console.py) and put the project's Hydra plugins on the path, register the config resolvers `${lstm_imdb_root:}` (the project root, from any working directory),
     `${fast_precision:}` (training/precision.py) and `${run_name:}` (runs/names.py). The entry points call it; so do notebooks that compose
     configs."""
     global _started
@@ -40,6 +40,10 @@ def startup() -> None:
 
     allocator.keep_large_blocks()
     quiet_libraries()
+    # lstm_imdb/plugins/hydra_plugins/ joins Hydra's plugin namespace (the Optuna sweeper)
+    plugins = str(Path(__file__).resolve().parent / "plugins")
+    if plugins not in sys.path:
+        sys.path.append(plugins)
     if not OmegaConf.has_resolver("lstm_imdb_root"):
         OmegaConf.register_new_resolver("lstm_imdb_root", lambda: str(paths.project_root()))
     if not OmegaConf.has_resolver("fast_precision"):

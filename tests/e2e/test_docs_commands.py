@@ -202,6 +202,8 @@ def test_the_readme_says_how_to_enter_the_environment_and_a_python_without_it_sa
 
 def first_choice(arg: str) -> str:
     key, _, value = arg.partition("=")
+    if value.startswith("choice(") and value.endswith(")"):  # Optuna's grammar: its first value
+        return f"{key}={value[len('choice(') : -1].split(',')[0].strip()}"
     if "," in value and not value.startswith(("[", "'", '"')):
         return f"{key}={value.split(',')[0]}"
     return arg

@@ -6,6 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -159,46 +165,98 @@ def test_slurm_launcher_settings_run_two_jobs_through_submitit_locally(acl_dir, 
     assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2  # two submitit jobs, collected
 
 
-def test_optuna_workers_share_one_study_in_sqlite_without_losing_or_repeating_trials(acl_dir, tmp_path):
-    """Two workers at once on one study (as on a cluster: each worker a job), each with its own sampler
-    seed; the study is created once first, as docs/usage.md says."""
-    import subprocess
-    import sys
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
-    optuna = pytest.importorskip("optuna")
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    optuna.create_study(study_name="shared", storage=storage, direction="maximize")
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "lstm_imdb.train",
-                "-m",
-                "hparams_search=optuna",
-                *tiny_train_overrides(acl_dir, tmp_path / "u"),
-                *FAST,
-                "hydra.sweeper.n_trials=2",
-                f"hydra.sweeper.storage={storage}",
-                "hydra.sweeper.study_name=shared",
-                f"hydra.sweeper.sampler.seed={seed}",
-                f"hydra.sweep.dir={tmp_path / f'worker{seed}'}",
-            ],
-            env={**os.environ, "LSTM_IMDB_ROOT": str(tmp_path), "PYTHONPATH": str(TESTS_DIR)},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for seed in (1, 2)
-    ]
-    outputs = [w.communicate(timeout=600)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
-    trials = optuna.load_study(study_name="shared", storage=storage).trials
-    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    assert len({tuple(sorted(t.params.items())) for t in trials}) == 4  # no configuration twice
-    assert len(job_dirs(tmp_path / "worker1")) == len(job_dirs(tmp_path / "worker2")) == 2
+
+def dashboard_trials(port: int, study: str, expected: int, timeout: float = 60) -> list[dict]:
+    """The trials optuna-dashboard serves for `study` (its API, what its pages draw), polled until it
+    shows `expected` of them (it refreshes finished trials every few seconds)."""
+    deadline, trials = time.monotonic() + timeout, []
+    api = f"http://127.0.0.1:{port}/api/studies"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(api, timeout=5) as r:
+                (study_id,) = [
+                    s["study_id"] for s in json.load(r)["study_summaries"] if s["study_name"] == study
+                ]
+            with urllib.request.urlopen(f"{api}/{study_id}?after=0", timeout=5) as r:
+                trials = json.load(r)["trials"]
+        except OSError:
+            pass  # not listening yet
+        if len(trials) >= expected:
+            break
+        time.sleep(1)
+    return trials
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_optuna_workers_share_one_study_and_the_dashboard_shows_it_live(acl_dir, tmp_path, kind):
+    """Two workers at once on one study (as on a cluster: each worker a job), each with its own sampler
+    seed; the study is created once first, as docs/usage.md says. optuna-dashboard, started before the
+    workers, serves every trial they wrote."""
+    import optuna
+
+    from lstm_imdb.training.optuna_sweeper import open_storage
+
+    storage = (
+        f"sqlite:///{tmp_path / 'optuna.db'}"
+        if kind == "sqlite"
+        else f"journal:{tmp_path / 'optuna.journal'}"
+    )
+    optuna.create_study(study_name="shared", storage=open_storage(storage), direction="maximize")
+    port = free_port()
+    dashboard = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "optuna-dashboard"),
+            storage.removeprefix("journal:"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "lstm_imdb.train",
+                    "-m",
+                    "hparams_search=optuna",
+                    *tiny_train_overrides(acl_dir, tmp_path / "u"),
+                    *FAST,
+                    "hydra.sweeper.n_trials=2",
+                    f"hydra.sweeper.storage={storage}",
+                    "hydra.sweeper.study_name=shared",
+                    f"hydra.sweeper.sampler.seed={seed}",
+                    f"hydra.sweep.dir={tmp_path / f'worker{seed}'}",
+                ],
+                env={**os.environ, "LSTM_IMDB_ROOT": str(tmp_path), "PYTHONPATH": str(TESTS_DIR)},
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for seed in (1, 2)
+        ]
+        outputs = [w.communicate(timeout=600)[0] for w in workers]
+        assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+        assert "Optuna 5." in outputs[0]
+        trials = optuna.load_study(study_name="shared", storage=open_storage(storage)).trials
+        assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+        assert len({tuple(sorted(t.params.items())) for t in trials}) == 4  # no configuration twice
+        assert len(job_dirs(tmp_path / "worker1")) == len(job_dirs(tmp_path / "worker2")) == 2
+        shown = dashboard_trials(port, "shared", expected=4)
+        assert sorted(t["number"] for t in shown) == [0, 1, 2, 3]
+        assert all(t["state"] == "Complete" and t["params"] for t in shown)
+    finally:
+        dashboard.terminate()
+        dashboard.wait(timeout=30)
 
 
 def test_tensorboard_events_hold_hparams_and_scalars(trained):
