@@ -169,8 +169,9 @@ def check_texts(predictor: Predictor) -> list[str]:
     return [*CHECK_TEXTS, long]
 
 
-def write_export(loaded: LoadedCheckpoint, paths: list[Path], folder: Path) -> float:
-    """Every file of the export into `folder`; returns how far the graph's scores are from predict's."""
+def write_export(loaded: LoadedCheckpoint, paths: list[Path], folder: Path) -> tuple[float, int]:
+    """Every file of the export into `folder`; returns how far the graph's scores are from predict's, and
+    on how many reviews."""
     predictor = Predictor(loaded)
     members = [encoder_settings(read_checkpoint(p)["hyper_parameters"]) for p in paths]
     provenance = {
@@ -192,7 +193,8 @@ def write_export(loaded: LoadedCheckpoint, paths: list[Path], folder: Path) -> f
             write_graph(predictor, folder / GRAPH)
         finally:
             quiet.setLevel(level)
-    diff = verify(predictor, folder / GRAPH, check_texts(predictor))
+    texts = check_texts(predictor)
+    diff = verify(predictor, folder / GRAPH, texts)
     card = model_card(config, member_rows(paths), ensemble_record(paths))
     (folder / CARD).write_text(card)
-    return diff
+    return diff, len(texts)

@@ -150,7 +150,12 @@ class OptunaSearch:
             return sampler(grid)
         if sampler is None or isinstance(sampler, optuna.samplers.BaseSampler):
             return sampler
-        raise ValueError(f"hydra.sweeper.sampler: not an Optuna sampler ({sampler!r})")
+        raise ValueError(
+            f"hydra.sweeper.sampler is not an Optuna sampler ({sampler!r}): `_partial_: true` is for GridSampler "
+            "only (hydra/sweeper/sampler=grid). hparams_search=optuna sets TPE's own keys (seed, "
+            "n_startup_trials) and a search space of intervals, which no grid covers: for another sampler use "
+            "hydra/sweeper=optuna hydra/sweeper/sampler=<name> with your own choice(...)/range(...) overrides"
+        )
 
     def sweep(self, arguments: list[str]) -> None:
         space, fixed = self.search_space(arguments)

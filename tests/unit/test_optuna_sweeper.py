@@ -142,3 +142,9 @@ def test_grid_sampler_walks_the_whole_grid_once(tmp_path):
     assert sorted(map(tuple, launcher.launched)) == sorted(
         (f"x={x}", f"n={n}") for x in (1, 2) for n in (1, 2, 3)
     )
+
+
+def test_a_partial_sampler_other_than_grid_is_refused_with_the_way_out(tmp_path):
+    s, _ = search(tmp_path, lambda x: x, sampler=functools.partial(optuna.samplers.TPESampler, seed=1))
+    with pytest.raises(ValueError, match=r"`_partial_: true` is for GridSampler only.*hydra/sweeper=optuna"):
+        s.make_sampler({"x": FloatDistribution(0, 1)})
