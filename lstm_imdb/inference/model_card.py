@@ -4,11 +4,11 @@ to score text with the exported files alone, the data and splits, the metrics of
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 from lstm_imdb.data.sources import FINGERPRINTS
 from lstm_imdb.runs.folder import CHECKPOINTS, TEST_METRICS, RunFolder, read_json
+from lstm_imdb.runs.summary import mean_std
 
 # column title -> key in a run's test_metrics.json
 COLUMNS = {
@@ -99,12 +99,7 @@ def ensemble_record(paths: list[Path]) -> dict:
 
 
 def _figure(values: list) -> str:
-    values = [v for v in values if isinstance(v, (int, float))]
-    if not values:
-        return ""
-    if len(values) == 1:
-        return f"{values[0]:.4f}"
-    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+    return mean_std([v for v in values if isinstance(v, (int, float))])
 
 
 def metrics_table(rows: list[dict], ensemble: dict) -> str:

@@ -6,12 +6,23 @@ question is which configuration is best, not which run. `summarize` writes `summ
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from lstm_imdb.runs.folder import RunFolder, find_runs
+
+
+def mean_std(values: list[float], digits: int = 4) -> str:
+    """Figures over seeds as the docs show them: one value as it is, several as mean ± std, none as ""."""
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
 
 # What each row shows besides the overrides, in this order.
 COLUMNS = [

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from lstm_imdb.runs.folder import RunFolder, read_json
+from lstm_imdb.runs.summary import mean_std
 from lstm_imdb.utils.paths import CONFIG_DIR
 
 METRICS = {  # column title -> key in test_metrics.json
@@ -72,13 +73,7 @@ class Row:
         return [float(r.metrics[key]) for r in self.runs if r.metrics.get(key) is not None]
 
     def cell(self, key: str) -> str:
-        values = self.values(key)
-        digits = 1 if key.startswith("time/") else 4
-        if not values:
-            return ""
-        if len(values) == 1:
-            return f"{values[0]:.{digits}f}"
-        return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+        return mean_std(self.values(key), digits=1 if key.startswith("time/") else 4)
 
     def seeds(self) -> str:
         if self.ensemble:
