@@ -5,6 +5,7 @@ python -m lstm_imdb.evaluate ckpt_path=logs/train/runs/<run>/checkpoints/best.ck
 python -m lstm_imdb.evaluate ckpt_path=logs/train/runs/<run>                   # a run folder: its best.ckpt
 python -m lstm_imdb.evaluate ckpt_path=logs/train/multiruns/<sweep>            # a sweep: the ensemble of its runs
 python -m lstm_imdb.evaluate ckpt_path=... data.source=acl data.acl_dir=/path/to/aclImdb
+python -m lstm_imdb.evaluate ckpt_path=logs/train/multiruns/<sweep> ensemble_weights=validation  # weights fitted on validation
 
 The validation score is the one to choose between models and ensembles with: it is computed on the same
 held-out reviews the checkpoints were validated on (the split is drawn with `data.val_seed`, stored in
@@ -20,16 +21,18 @@ from omegaconf import DictConfig
 from lstm_imdb.cli import entry
 from lstm_imdb.data.datamodule import IMDBDataModule
 from lstm_imdb.inference.checkpoint import load_model
+from lstm_imdb.inference.ensemble_blend import apply_ensemble_weights, save_ensemble_weights
 from lstm_imdb.runs.report import finish_run
 from lstm_imdb.training.setup import instantiate_group, tensorboard_writer
 
 
-@entry("evaluate")
+@entry("evaluate", usage_errors=(ValueError,))
 def main(cfg: DictConfig) -> dict[str, float]:
     loaded, paths = load_model(cfg.ckpt_path)
     overrides = {k: v for k, v in cfg.data.items() if v is not None}
     # the data encoded with the checkpoint's vocabulary, as the model expects, whatever the data
     datamodule = IMDBDataModule(**{**loaded.data_hparams, **overrides}, tokenizer=loaded.tokenizer)
+    blend = apply_ensemble_weights(cfg.get("ensemble_weights"), loaded, paths, datamodule)
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     metrics = {}
@@ -37,6 +40,10 @@ def main(cfg: DictConfig) -> dict[str, float]:
         metrics.update({k: float(v) for k, v in results.items() if k != "val/acc_best"})
     for results in trainer.test(loaded.model, datamodule=datamodule, verbose=False):
         metrics.update({k: float(v) for k, v in results.items()})
+    extra = {"checkpoints": [str(p) for p in paths]}
+    if blend is not None:
+        metrics["val/acc_out_of_fold"] = blend.get("val/acc_out_of_fold", float("nan"))
+        extra["ensemble_weights"] = str(save_ensemble_weights(cfg.paths.output_dir, blend, paths))
     return finish_run(
         cfg.paths.output_dir,
         metrics,
@@ -44,7 +51,7 @@ def main(cfg: DictConfig) -> dict[str, float]:
         datamodule.seen_in_train,
         rows=loaded.model.test_rows,
         tb_writer=tensorboard_writer(loggers),
-        extra={"checkpoints": [str(p) for p in paths]},
+        extra=extra,
     )
 
 

@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 
 from lstm_imdb.cli import entry
 from lstm_imdb.inference.checkpoint import load_model
+from lstm_imdb.inference.ensemble_blend import apply_ensemble_weights
 from lstm_imdb.inference.formats import (
     FORMATS,
     is_tty,
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 def load_predictor(cfg: DictConfig) -> Predictor:
     loaded, paths = load_model(cfg.ckpt_path)
-    if len(paths) > 1:
+    if apply_ensemble_weights(cfg.get("ensemble_weights"), loaded, paths) is None and len(paths) > 1:
         log.info("Ensemble of %d checkpoints (mean probability)", len(paths))
     return Predictor(loaded, batch_size=cfg.batch_size)
 
@@ -62,9 +63,8 @@ def run(cfg: DictConfig, texts: list[str] | None = None, stdin=None) -> int:
         raise ValueError(f"chunk_size={cfg.chunk_size!r}: must be >= 1")
     if cfg.input_format not in ("auto", *FORMATS):
         raise ValueError(f"input_format={cfg.input_format!r}: must be auto, {', '.join(FORMATS)}")
-    out = output_file(
-        cfg.input_path, cfg.output_path
-    )  # a bad input or output path fails before the checkpoint loads
+    # a bad input or output path fails before the checkpoint loads
+    out = output_file(cfg.input_path, cfg.output_path)
     predictor = load_predictor(cfg)
     if texts and out is not None:
         rows = iter([{"line": i + 1, "text": t} for i, t in enumerate(texts)])

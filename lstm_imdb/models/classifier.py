@@ -53,8 +53,8 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
     its checkpoint over them); `freeze_embedding` keeps the embedding rows fixed; `pretrained_lr_scale`
     multiplies the learning rate of the embedding and recurrent weights (ULMFiT's discriminative rates,
     two groups); `adversarial_eps` > 0 adds the loss under an adversarial perturbation of the embeddings;
-    `bag_loss_weight` > 0 adds the n-gram bag's own loss, `deep_loss_weight` the deep part's (see
-    `_training_losses`).
+    `bag_loss_weight` > 0 adds the n-gram bag's own loss, `deep_loss_weight` the deep part's;
+    `label_smoothing` trains towards eps/2 and 1 - eps/2 instead of 0 and 1 (see `_training_losses`).
 
     The wide part (`wide_buckets` > 0, with the datamodule's `data.wide` features): NBSVM is fitted when a
     fit starts (`wide_fit`, `models/wide.py`), fixed, and training reads each training review's out-of-fold
@@ -74,6 +74,7 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
         pretrained_lr_scale: float = 1.0,
         bag_loss_weight: float = 0.0,
         deep_loss_weight: float = 0.0,
+        label_smoothing: float = 0.0,
         wide_fit: dict | None = None,
         **encoder_kwargs,
     ):
@@ -89,6 +90,11 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
         ):
             if not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ValueError(f"Invalid model config:\n  model.{key}={value!r}: must be a number >= 0")
+        if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+            raise ValueError(
+                f"Invalid model config:\n  model.label_smoothing={label_smoothing!r}: must be in [0, 1) "
+                "(0: off; 0.1 trains towards 0.05 and 0.95)"
+            )
         if freeze_embedding:
             self.net.embedding.weight.requires_grad_(False)
         optimizer = plain(optimizer) or dict(DEFAULT_OPTIMIZER)
@@ -114,6 +120,7 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
                 "pretrained_lr_scale": pretrained_lr_scale,
                 "bag_loss_weight": bag_loss_weight,
                 "deep_loss_weight": deep_loss_weight,
+                "label_smoothing": label_smoothing,
                 "wide_fit": wide_fit,
             }
         )
@@ -187,9 +194,12 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
           bag keeps learning after the recurrent path has fit the training reviews (jointly, it stops
           getting a gradient); the deep part's own loss (`train/deep_loss`: the recurrence's logit
           plus the bag's, without the wide part's) likewise keeps it a classifier of its own beside a wide
-          part that already fits most reviews."""
+          part that already fits most reviews.
+        With `label_smoothing`, every optimized term aims at the smoothed labels; the clean loss (logged as
+        `train/loss`) stays the loss against the labels themselves, comparable with `val/loss`."""
         labels = batch["labels"]
-        target = labels.float()
+        smoothing = self.hparams.label_smoothing
+        target = labels.float() * (1 - smoothing) + smoothing / 2
         ids, mask, embedded = self.net.embed(batch["input_ids"])
         if self.hparams.adversarial_eps > 0 and not embedded.requires_grad:
             # a frozen embedding: the perturbation needs the gradient at its output, not at its weights
@@ -203,11 +213,11 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
             return self.net.combine(deep, wide)
 
         logits = combined(recurrent)
-        loss = self.loss_fn(logits, target)
-        total = loss
+        total = self.loss_fn(logits, target)
+        loss = total if smoothing == 0 else self.loss_fn(logits.detach(), labels.float())
         bs = len(labels)
         if self.hparams.adversarial_eps > 0:
-            (grad,) = torch.autograd.grad(loss, embedded, retain_graph=True)
+            (grad,) = torch.autograd.grad(total, embedded, retain_graph=True)
             moved = embedded + adversarial_perturbation(grad, embedded, mask, self.hparams.adversarial_eps)
             adv_loss = self.loss_fn(combined(self.net.recurrent_logit(moved, mask)), target)
             self.log("train/adv_loss", adv_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
@@ -233,7 +243,8 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
         # on_step=False: values are accumulated on device and reduced once per epoch, across ranks under
         # DDP (sync_dist), with no host sync per step
         hp = self.hparams
-        if hp.adversarial_eps > 0 or hp.bag_loss_weight > 0 or hp.deep_loss_weight > 0:
+        extra = (hp.adversarial_eps, hp.bag_loss_weight, hp.deep_loss_weight, hp.label_smoothing)
+        if any(value > 0 for value in extra):
             total, loss, probs, labels = self._training_losses(batch)
             self.log("train/loss_total", total, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         else:

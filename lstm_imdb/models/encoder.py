@@ -196,16 +196,28 @@ class RNNEncoder(nn.Module):
 
 
 class EnsembleEncoder(nn.Module):
-    """Several trained encoders as one: the logit of their mean probability (e.g. the best checkpoints of
-    a seed sweep; they must share the vocabulary)."""
+    """Several trained encoders as one (e.g. the best checkpoints of a seed sweep; they must share the
+    vocabulary): the logit of their mean probability, or with `weights` (one per member) and `bias` the
+    weighted sum of their logits (a blend fitted on validation, `inference/ensemble_blend.py`)."""
 
-    def __init__(self, members: list[nn.Module]):
+    def __init__(self, members: list[nn.Module], weights: list[float] | None = None, bias: float = 0.0):
         super().__init__()
         self.members = nn.ModuleList(members)
+        if weights is not None and len(weights) != len(members):
+            raise ValueError(f"{len(weights)} ensemble weights for {len(members)} members")
+        self.weights = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+        self.bias = float(bias)
         # no wide layer of its own (each member blends its own); the batches carry the n-grams for them
         self.wide = None
         self.reads_wide = any(getattr(m, "reads_wide", False) for m in members)
 
+    def member_logits(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
+        """[M, B] fp32 logits, one row per member."""
+        return torch.stack([m(input_ids, **wide).float() for m in self.members])
+
     def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
-        probs = torch.stack([torch.sigmoid(m(input_ids, **wide).float()) for m in self.members]).mean(0)
+        logits = self.member_logits(input_ids, **wide)
+        if self.weights is not None:
+            return self.weights.to(logits.device) @ logits + self.bias
+        probs = torch.sigmoid(logits).mean(0)
         return torch.logit(probs.clamp(1e-6, 1 - 1e-6))

@@ -1,5 +1,6 @@
 """A Hydra callback that, once a sweep has finished, tests the ensemble of its runs' best checkpoints
-(mean probability) and writes the report to `<sweep dir>/ensemble/`.
+(mean probability, or `ensemble_weights: validation`: weights fitted on the validation split,
+`inference/ensemble_blend.py`) and writes the report to `<sweep dir>/ensemble/`.
 
 Used by `experiment=best`: one command trains several seeds, then tests them together. The
 ensemble is tested by `python -m lstm_imdb.evaluate` in a child process, so that it builds its data and
@@ -35,9 +36,12 @@ def _quoted(path: Path) -> str:
 
 
 class TestSweepEnsemble(Callback):
-    def __init__(self, min_members: int = 2, trainer: str = "default") -> None:
+    def __init__(
+        self, min_members: int = 2, trainer: str = "default", ensemble_weights: str = "mean"
+    ) -> None:
         self.min_members = min_members
         self.trainer = trainer
+        self.ensemble_weights = ensemble_weights
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -57,6 +61,7 @@ class TestSweepEnsemble(Callback):
             "lstm_imdb.evaluate",
             f"ckpt_path=[{','.join(_quoted(p) for p in ckpts)}]",
             f"trainer={self.trainer}",
+            f"ensemble_weights={self.ensemble_weights}",
             f"hydra.run.dir={_quoted(out_dir)}",
             "hydra.output_subdir=null",  # no .hydra/ here: summaries of the sweep list its runs only
         ]

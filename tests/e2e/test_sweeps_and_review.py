@@ -117,6 +117,7 @@ def test_best_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
         "data.sequence_length=40",
         "model.ngram_buckets=1024",
         "seed=1,2",  # replaces the experiment's seeds
+        "hydra.callbacks.ensemble.ensemble_weights=validation",
         f"hydra.sweep.dir='{sweep}'",
         root=tmp_path,
     )
@@ -130,6 +131,7 @@ def test_best_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
     assert [c["seed"] for c in configs] == [1, 2] and len({c["data"]["val_seed"] for c in configs}) == 1
     assert 0.5 <= report["val/acc"] <= 1.0 and "test_dedup/acc" in report
     assert (sweep / "ensemble" / "report" / "roc_curve.png").is_file()
+    assert len(json.loads((sweep / "ensemble" / "ensemble_weights.json").read_text())["weights"]) == 2
     assert len(summarize([sweep])) == 2  # the ensemble's folder is not listed as a run
 
 

@@ -152,3 +152,39 @@ def test_evaluate_an_ensemble_of_checkpoints(trained, tmp_path):
     )
     got = json.loads((out / "test_metrics.json").read_text())
     assert got["checkpoints"] == [str(c) for c in ckpts] and 0.5 < got["test/acc"] <= 1.0
+
+
+def test_ensemble_weights_fitted_on_validation_are_used_again_by_predict(trained, tmp_path):
+    root, run_dir, _ = trained
+    ckpts = f"ckpt_path=[{run_dir / 'checkpoints' / 'best.ckpt'},{run_dir / 'checkpoints' / 'last.ckpt'}]"
+    out = tmp_path / "weighted"
+    run_module(
+        "lstm_imdb.evaluate",
+        ckpts,
+        "ensemble_weights=validation",
+        f"hydra.run.dir={out}",
+        "trainer.accelerator=cpu",
+        root=root,
+    )
+    got = json.loads((out / "test_metrics.json").read_text())
+    blend = json.loads((out / "ensemble_weights.json").read_text())
+    assert got["ensemble_weights"] == str(out / "ensemble_weights.json") and len(blend["weights"]) == 2
+    assert 0.5 < got["val/acc_out_of_fold"] <= 1.0 and 0.5 < got["test/acc"] <= 1.0
+    text = "text='a wonderful superb brilliant film'"
+    weighted = run_module(
+        "lstm_imdb.predict", ckpts, f"ensemble_weights={out / 'ensemble_weights.json'}", text, root=root
+    )
+    mean = run_module("lstm_imdb.predict", ckpts, text, root=root)
+    p_weighted, p_mean = (
+        json.loads(p.stdout.strip().splitlines()[-1])["prob_positive"] for p in (weighted, mean)
+    )
+    assert p_weighted != p_mean  # the fitted weights, not the mean
+    wrong = run_module(
+        "lstm_imdb.predict",
+        f"ckpt_path={run_dir}",
+        f"ensemble_weights={out / 'ensemble_weights.json'}",
+        text,
+        root=root,
+        check=False,
+    )
+    assert wrong.returncode != 0 and "ensemble_weights" in wrong.stderr and "Traceback" not in wrong.stderr

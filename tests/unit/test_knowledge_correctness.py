@@ -71,6 +71,20 @@ def test_train_loss_is_the_clean_loss_and_the_optimized_sum_has_its_own_name(opt
     assert "train/loss_total" not in logged_plain and plain is logged_plain["train/loss"]
 
 
+def test_label_smoothing_trains_towards_softened_labels_and_logs_the_clean_loss():
+    model = _no_dropout_classifier(label_smoothing=0.2)
+    batch = {"input_ids": torch.randint(2, 30, (8, 12)), "labels": torch.tensor([0, 1] * 4)}
+    returned, logged = _logged_training_step(model, batch)
+    logits = model(batch["input_ids"]).float()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    softened = torch.tensor([0.1, 0.9] * 4)
+    assert torch.isclose(returned, bce(logits, softened), rtol=1e-6)  # what is optimized
+    assert torch.isclose(logged["train/loss"], bce(logits, batch["labels"].float()), rtol=1e-6)
+    for bad in (-0.1, 1.0, "0.1"):
+        with pytest.raises(ValueError, match="model.label_smoothing"):
+            _no_dropout_classifier(label_smoothing=bad)
+
+
 def test_adversarial_training_works_with_a_frozen_embedding():
     model = _no_dropout_classifier(adversarial_eps=0.5, freeze_embedding=True)
     before = model.net.embedding.weight.clone()

@@ -14,3 +14,42 @@ def test_ensemble_averages_member_probabilities():
     ids = torch.randint(1, 20, (3, 5))
     want = (torch.sigmoid(a(ids)) + torch.sigmoid(b(ids))) / 2
     torch.testing.assert_close(torch.sigmoid(EnsembleEncoder([a, b])(ids)), want)
+
+
+def test_weighted_ensemble_and_weights_fitted_on_validation(tmp_path):
+    import numpy as np
+    import pytest
+    import torch
+
+    from lstm_imdb.inference.ensemble_blend import (
+        fit_ensemble_weights,
+        read_ensemble_weights,
+        save_ensemble_weights,
+    )
+    from lstm_imdb.models.encoder import EnsembleEncoder, RNNEncoder
+
+    torch.manual_seed(0)
+    a, b = RNNEncoder(vocab_size=20, embedding_dim=4, hidden_size=4).eval(), RNNEncoder(vocab_size=20).eval()
+    ids = torch.randint(1, 20, (3, 5))
+    torch.testing.assert_close(
+        EnsembleEncoder([a, b], weights=[2.0, -1.0], bias=0.5)(ids), 2 * a(ids) - b(ids) + 0.5
+    )
+    with pytest.raises(ValueError, match="1 ensemble weights for 2 members"):
+        EnsembleEncoder([a, b], weights=[1.0])
+
+    # an informative member and a noise member: the fit leans on the first, and says how it scores out of fold
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 600)
+    logits = np.stack([(2 * labels - 1) * 1.5 + rng.normal(0, 1, 600), rng.normal(0, 3, 600)], axis=1)
+    blend = fit_ensemble_weights(logits, labels)
+    assert blend["weights"][0] > 1.0 and abs(blend["weights"][1]) < 0.2
+    assert blend["val/acc_out_of_fold"] > blend["val/acc_mean_probability"] > 0.5
+
+    paths = [tmp_path / "0" / "best.ckpt", tmp_path / "1" / "best.ckpt"]
+    written = save_ensemble_weights(tmp_path / "eval", blend, paths)
+    assert read_ensemble_weights(written, paths)["weights"] == blend["weights"]
+    with pytest.raises(ValueError, match="was fitted for the checkpoints"):
+        read_ensemble_weights(written, paths[::-1])
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="is not an ensemble_weights.json"):
+        read_ensemble_weights(tmp_path / "bad.json", paths)
