@@ -256,3 +256,20 @@ def test_non_finite_loss_stops_with_step_and_keeps_last_good_checkpoint(acl_dir,
     loaded = load_checkpoint(tmp_path / "ckpt" / "last.ckpt")
     assert all(torch.isfinite(p).all() for p in loaded.model.parameters())
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["epoch"] == 0
+
+
+def test_killed_run_with_weight_averaging_resumes_to_the_same_result(acl_dir, tmp_path):
+    """Killed after the average has started: the resumed run restores the average and the weights being
+    trained, and ends where the uninterrupted run does."""
+    extra = (
+        "callbacks=[default,weight_averaging]",
+        "callbacks.weight_averaging.start=0.2",
+        "trainer.max_epochs=4",
+    )
+    (tmp_path / "ref").mkdir()
+    reference = tmp_path / "ref" / "logs" / "train" / "runs" / "reference"
+    run_module(
+        "lstm_imdb.train", *tiny_train_overrides(acl_dir, reference), *STEADY, *extra, root=tmp_path / "ref"
+    )
+    assert "current_model_state" in read_checkpoint(reference / "checkpoints" / "last.ckpt")
+    _kill_and_resume(acl_dir, tmp_path, reference, *extra, epochs=4)
