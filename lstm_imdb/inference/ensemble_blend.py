@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from lstm_imdb.inference.checkpoint import LoadedCheckpoint
 from lstm_imdb.models.encoder import EnsembleEncoder
+from lstm_imdb.runs.folder import write_json
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,7 @@ def _names(paths: list[Path]) -> list[str]:
 
 def save_ensemble_weights(folder: str | Path, blend: dict, paths: list[Path]) -> Path:
     path = Path(folder) / BLEND_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**blend, "checkpoints": _names(paths)}, indent=2) + "\n")
+    write_json(path, {**blend, "checkpoints": _names(paths)})
     return path
 
 
@@ -78,7 +78,7 @@ def read_ensemble_weights(path: str | Path, paths: list[Path]) -> dict:
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(
             f"ensemble_weights={str(path)!r} is not an {BLEND_FILE} written by `python -m lstm_imdb.evaluate "
-            f"ensemble_weights=validation` ({err}); pass 'mean', or such a file"
+            f"ensemble_weights=validation` ({err}); pass mean, validation (in evaluate), or such a file"
         ) from None
     if written_for != _names(paths) or len(weights) != len(paths):
         raise ValueError(
