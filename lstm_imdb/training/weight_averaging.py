@@ -60,9 +60,8 @@ class LateWeightAveraging(WeightAveraging):
             super().on_validation_epoch_end(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if (
-            self._averaging()
-        ):  # the trained parameters only: the rest (buffers, fitted blend) are the model's own
+        # the trained parameters only: the rest (buffers, the fitted blend) are the model's own
+        if self._averaging():
             for average, current in zip(
                 self._average_model.module.parameters(), pl_module.parameters(), strict=True
             ):
