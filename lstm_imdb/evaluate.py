@@ -21,12 +21,16 @@ from omegaconf import DictConfig
 from lstm_imdb.cli import entry
 from lstm_imdb.data.datamodule import IMDBDataModule
 from lstm_imdb.inference.checkpoint import load_model
-from lstm_imdb.inference.ensemble_blend import apply_ensemble_weights, save_ensemble_weights
+from lstm_imdb.inference.ensemble_blend import (
+    EnsembleWeightsError,
+    apply_ensemble_weights,
+    save_ensemble_weights,
+)
 from lstm_imdb.runs.report import finish_run
 from lstm_imdb.training.setup import instantiate_group, tensorboard_writer
 
 
-@entry("evaluate", usage_errors=(ValueError,))
+@entry("evaluate", usage_errors=(EnsembleWeightsError,))
 def main(cfg: DictConfig) -> dict[str, float]:
     loaded, paths = load_model(cfg.ckpt_path)
     overrides = {k: v for k, v in cfg.data.items() if v is not None}

@@ -31,6 +31,10 @@ MEAN, VALIDATION = "mean", "validation"
 FOLDS = 5  # for the out-of-fold validation accuracy of the fitted blend
 
 
+class EnsembleWeightsError(ValueError):
+    """An `ensemble_weights=` value that cannot be used: what was wrong and what to pass instead."""
+
+
 def validation_member_logits(loaded: LoadedCheckpoint, datamodule) -> tuple[np.ndarray, np.ndarray]:
     """[N, M] logits of each member on the validation reviews, and their [N] labels."""
     model = loaded.model.eval()
@@ -76,12 +80,12 @@ def read_ensemble_weights(path: str | Path, paths: list[Path]) -> dict:
         blend = json.loads(Path(path).read_text())
         written_for, weights = blend["checkpoints"], blend["weights"]
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(
+        raise EnsembleWeightsError(
             f"ensemble_weights={str(path)!r} is not an {BLEND_FILE} written by `python -m lstm_imdb.evaluate "
             f"ensemble_weights=validation` ({err}); pass mean, validation (in evaluate), or such a file"
         ) from None
     if written_for != _names(paths) or len(weights) != len(paths):
-        raise ValueError(
+        raise EnsembleWeightsError(
             f"ensemble_weights={str(path)!r} was fitted for the checkpoints {written_for}, but ckpt_path names "
             f"{_names(paths)}: pass the checkpoints it was fitted for, in that order, or refit it "
             "(ensemble_weights=validation in evaluate)"
@@ -98,13 +102,13 @@ def apply_ensemble_weights(
     if option == MEAN:
         return None
     if not isinstance(loaded.model.net, EnsembleEncoder):
-        raise ValueError(
+        raise EnsembleWeightsError(
             f"ensemble_weights={option!r} weights the members of an ensemble, but ckpt_path names one "
             "checkpoint: pass several (a list or a sweep folder), or leave ensemble_weights=mean"
         )
     if option == VALIDATION:
         if datamodule is None:
-            raise ValueError(
+            raise EnsembleWeightsError(
                 "ensemble_weights=validation fits the weights on the validation split, in "
                 "`python -m lstm_imdb.evaluate`: pass the ensemble_weights.json it writes here"
             )
