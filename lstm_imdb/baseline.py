@@ -3,9 +3,11 @@
     python -m lstm_imdb.baseline                      # baseline=tfidf: TF-IDF uni+bigrams + logistic regression
     python -m lstm_imdb.baseline baseline=nbsvm       # NBSVM: binarized uni+bi+trigrams, NB log-count ratios
     python -m lstm_imdb.baseline baseline=nbsvm baseline.C=[0.3,1] baseline.beta=[0.5,1]
+    python -m lstm_imdb.baseline baseline=nbsvm baseline.cv_folds=3   # choose by 3-fold cross-validation
 
-C (and NBSVM's interpolation beta) are chosen on the same seeded validation split the LSTMs use (never on
-test); the model is then refitted on all 25,000 training reviews and tested once. Same splits, report
+C (and NBSVM's interpolation beta) are chosen on the same seeded validation split the LSTMs use, or by
+cross-validation on the training split (never on test); the model is then refitted on all 25,000 training
+reviews and tested once. Same splits, report
 files and run folder as training.
 """
 
@@ -21,26 +23,13 @@ from omegaconf import DictConfig
 from lstm_imdb.cli import entry
 from lstm_imdb.data import load_imdb
 from lstm_imdb.data.split import rows_seen_in, validation_split
-from lstm_imdb.models.linear import as_list, check_options, fit_features, fit_logistic, interpolated, scorer
+from lstm_imdb.models.linear import check_options, fit_features, fit_logistic, interpolated, scorer
 from lstm_imdb.runs.folder import ENVIRONMENT, write_json
 from lstm_imdb.runs.provenance import environment
 from lstm_imdb.runs.report import finish_run, split_metrics
+from lstm_imdb.training.linear_selection import cross_validated, on_validation
 
 log = logging.getLogger(__name__)
-
-
-def choose_on_validation(b: DictConfig, texts: list[str], labels: np.ndarray, fit_idx, val_idx) -> dict:
-    """Validation accuracy of every (C, beta), the features fitted once on the fitting part."""
-    features, X = fit_features(b, [texts[i] for i in fit_idx], labels[fit_idx])
-    X_val = features.transform([texts[i] for i in val_idx])
-    scores = {}
-    for C in as_list(b.C):
-        fitted = fit_logistic(X, labels[fit_idx], C, b.max_iter)
-        for beta in as_list(b.beta):
-            probs = interpolated(fitted, beta).predict_proba(X_val)[:, 1]
-            scores[(C, beta)] = split_metrics("val", probs, labels[val_idx])["val/acc"]
-            log.info("C=%g beta=%g: val/acc %.4f", C, beta, scores[(C, beta)])
-    return scores
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -51,8 +40,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     texts, labels = list(ds["train"]["text"]), np.asarray(ds["train"]["label"])
     # the LSTMs' validation split (data.val_fraction, data.val_seed)
     fit_idx, val_idx = validation_split(len(texts), cfg.data.val_fraction, cfg.data.val_seed)
-    scores = choose_on_validation(b, texts, labels, fit_idx, val_idx)
-    best_C, best_beta = max(scores, key=scores.get)
+    scores = on_validation(b, texts, labels, fit_idx, val_idx)
+    cv = cross_validated(b, texts, labels, b.cv_folds, cfg.seed) if b.cv_folds else {}
+    best_C, best_beta = max(cv or scores, key=(cv or scores).get)
     start = time.perf_counter()
     features, X = fit_features(b, texts, labels)
     predict = scorer(features, interpolated(fit_logistic(X, labels, best_C, b.max_iter), best_beta))
@@ -67,7 +57,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
             metrics.update(split_metrics(name, probs, y))
     seen = {"test": rows_seen_in(ds["test"]["text"], texts)} if "test" in predictions else {}
     write_json(Path(cfg.paths.output_dir) / ENVIRONMENT, environment())
-    chosen = f"{b.name}: C={best_C:g} beta={best_beta:g} (by validation accuracy), {X.shape[1]} features"
+    by = f"{b.cv_folds}-fold cross-validated accuracy" if cv else "validation accuracy"
+    chosen = f"{b.name}: C={best_C:g} beta={best_beta:g} (by {by}), {X.shape[1]} features"
     log.info("%s, refit on all train in %.1f s", chosen, fit_s)
     metrics = finish_run(
         Path(cfg.paths.output_dir),
@@ -81,6 +72,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
             "beta": best_beta,
             "val_acc_by_C": {str(C): acc for (C, beta), acc in scores.items() if beta == best_beta},
             "val_acc_by_C_beta": {f"C={C:g} beta={beta:g}": acc for (C, beta), acc in scores.items()},
+            "cv_acc_by_C_beta": {f"C={C:g} beta={beta:g}": acc for (C, beta), acc in cv.items()},
+            "chosen_by": "cv" if cv else "val",
             "features": X.shape[1],
             "time/fit_s": fit_s,
             "time/total_s": time.perf_counter() - started,

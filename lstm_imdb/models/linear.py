@@ -3,9 +3,10 @@ naive-Bayes feature weights, and logistic regression.
 
 - `baseline=tfidf`: TF-IDF of uni- and bigrams (sublinear term frequency) + logistic regression.
 - `baseline=nbsvm`: NBSVM (Wang & Manning 2012; uni+bi+trigrams as in Mesnil et al. 2014): binarized
-  n-gram presence (hashed, the features of a model's wide part: `data/wide.py`), each scaled by its NB
-  log-count ratio, a linear classifier, and Wang & Manning's interpolation between its weights and their
-  mean magnitude (`beta`; 1 keeps the classifier's weights).
+  n-gram presence (counted and capped to the most frequent by default; `features=hashed` reads them as a
+  model's wide part does: `data/wide.py`), each scaled by its NB log-count ratio, a linear classifier, and
+  Wang & Manning's interpolation between its weights and their mean magnitude (`beta`; 1 keeps the
+  classifier's weights).
 
 Features are built once per set of training texts (`fit_features`) and shared by every C tried on it; every
 beta is an interpolation of one fit (`interpolated`), so choosing them on validation costs one
@@ -32,16 +33,20 @@ FEATURES = ("tfidf", "binary", "hashed")
 
 class NBWeighting(TransformerMixin, BaseEstimator):
     """Scales each feature by its log-count ratio between the classes, fitted on the training rows:
-    r = log((p / |p|_1) / (q / |q|_1)), p and q the feature sums of the positive and negative rows plus alpha."""
+    r = log((p / |p|_1) / (q / |q|_1)), p and q the feature sums of the positive and negative rows plus alpha.
+    Features present in fewer than `min_df` training rows get r = 0: with them the classifier memorizes
+    its training reviews (for hashed features, which no vocabulary caps)."""
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: float = 1.0, min_df: int = 1):
         self.alpha = alpha
+        self.min_df = min_df
 
     def fit(self, X, y):
-        y = np.asarray(y)
+        X, y = sparse.csr_matrix(X), np.asarray(y)
         p = self.alpha + np.asarray(X[y == 1].sum(0)).ravel()
         q = self.alpha + np.asarray(X[y == 0].sum(0)).ravel()
-        self.r_ = np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
+        r = np.log((p / p.sum()) / (q / q.sum()))
+        self.r_ = (r * (X.getnnz(axis=0) >= self.min_df)).astype(np.float32)
         return self
 
     def transform(self, X):
@@ -63,6 +68,9 @@ def check_options(cfg: DictConfig) -> None:
         values = as_list(cfg[key])
         if not values or any(not isinstance(v, (int, float)) or v <= 0 for v in values):
             raise ValueError(f"baseline.{key}={values}: give one positive number or a list of them")
+    folds = cfg.cv_folds
+    if not isinstance(folds, int) or isinstance(folds, bool) or folds == 1 or folds < 0:
+        raise ValueError(f"baseline.cv_folds={folds!r}: 0 (choose on validation) or a number of folds >= 2")
     if any(b > 1 for b in as_list(cfg.beta)):
         raise ValueError(f"baseline.beta={as_list(cfg.beta)}: the interpolation weight lies in (0, 1]")
 
@@ -93,7 +101,9 @@ def fit_features(
         vectorizer = CountVectorizer(binary=True, **common)
     steps = [("vectorize", vectorizer)]
     if cfg.nb_weighting:
-        steps.append(("nb", NBWeighting(alpha=cfg.nb_alpha)))
+        # counted features: the vectorizer applies min_df; hashed ones have no vocabulary, so NB weighting does
+        min_df = cfg.min_df if cfg.features == "hashed" else 1
+        steps.append(("nb", NBWeighting(alpha=cfg.nb_alpha, min_df=min_df)))
     pipeline = Pipeline(steps)
     return pipeline, pipeline.fit_transform(texts, labels)
 

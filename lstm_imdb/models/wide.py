@@ -41,6 +41,7 @@ WIDE_FIT_KEYS = {
     "C": 3.0,
     "beta": 1.0,
     "nb_alpha": 1.0,
+    "min_df": 1,
     "folds": 5,
     "seed": 0,
     "max_iter": 1000,
@@ -62,7 +63,7 @@ def wide_fit_settings(wide_fit) -> dict:
             problems.append(f"model.wide_fit.{key}={s[key]!r}: must be a number > 0")
     if not isinstance(s["beta"], (int, float)) or not 0 < s["beta"] <= 1:
         problems.append(f"model.wide_fit.beta={s['beta']!r}: the interpolation weight lies in (0, 1]")
-    for key, low in (("folds", 2), ("seed", 0), ("max_iter", 1)):
+    for key, low in (("min_df", 1), ("folds", 2), ("seed", 0), ("max_iter", 1)):
         if not isinstance(s[key], int) or s[key] < low:
             problems.append(f"model.wide_fit.{key}={s[key]!r}: must be an integer >= {low}")
     if not isinstance(s["blend_on_validation"], bool):
@@ -96,7 +97,7 @@ class WideFit:
 
 
 def _fit_nbsvm(X: sparse.csr_matrix, y: np.ndarray, s: dict) -> tuple[np.ndarray, float]:
-    nb = NBWeighting(alpha=s["nb_alpha"]).fit(X, y)
+    nb = NBWeighting(alpha=s["nb_alpha"], min_df=s["min_df"]).fit(X, y)
     clf = interpolated(fit_logistic(nb.transform(X), y, s["C"], s["max_iter"]), s["beta"])
     return nb.r_ * clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])
 

@@ -64,6 +64,7 @@ def test_each_config_trains_one_step(overrides, acl_dir, tmp_path):
     [
         ("tfidf", ["baseline.C=[0.5,4]"], (0.5, 4.0), (1.0,)),
         ("nbsvm", ["baseline.C=[0.5,4]", "baseline.beta=[0.25,1]"], (0.5, 4.0), (0.25, 1.0)),
+        ("nbsvm_wide", ["baseline.C=[0.5,4]", "baseline.cv_folds=2"], (0.5, 4.0), (1.0,)),
     ],
 )
 def test_baseline_writes_the_same_report(acl_dir, tmp_path, choice, extra, C, beta):
@@ -83,5 +84,10 @@ def test_baseline_writes_the_same_report(acl_dir, tmp_path, choice, extra, C, be
     assert metrics["C"] in C and metrics["beta"] in beta
     assert len(metrics["val_acc_by_C_beta"]) == len(C) * len(beta)
     assert set(metrics["val_acc_by_C"]) == {"0.5", "4"}  # at the chosen beta
+    cv = metrics["cv_acc_by_C_beta"]
+    folds = "baseline.cv_folds=2" in extra
+    assert metrics["chosen_by"] == ("cv" if folds else "val") and len(cv) == (2 if folds else 0)
+    if cv:  # chosen by the folds' mean accuracy
+        assert cv[f"C={metrics['C']:g} beta=1"] == max(cv.values())
     for name in ("classification_report.txt", "confusion_matrix.png", "roc_curve.png"):
         assert (out / "report" / name).is_file()

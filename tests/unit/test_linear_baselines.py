@@ -48,6 +48,15 @@ def test_nb_ratio_is_the_log_ratio_of_class_frequencies():
     np.testing.assert_allclose(nb.transform(X).toarray()[0], [np.log(3.0), 0.0, 0.0], atol=1e-6)
 
 
+def test_nb_weighting_gives_rare_features_no_weight():
+    """min_df: a feature in fewer training rows gets r = 0; the others keep the ratio they had."""
+    X = sparse.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1]], dtype=np.float32))
+    y = np.array([1, 1, 0, 0])
+    plain, floored = NBWeighting(1.0).fit(X, y), NBWeighting(1.0, min_df=2).fit(X, y)
+    assert plain.r_[1] > 0 and floored.r_[1] == 0  # column 1: in one review only
+    np.testing.assert_array_equal(floored.r_[[0, 2]], plain.r_[[0, 2]])
+
+
 def test_interpolation_mixes_weights_with_their_mean_magnitude():
     texts, y = reviews()
     cfg = options("nbsvm")
@@ -68,11 +77,10 @@ def test_both_baselines_learn_a_negated_cue_from_raw_text(name):
     predict = scorer(features, fit_logistic(X, y, C=4.0, max_iter=100))
     test_texts, test_y = reviews(40, seed=2)
     assert ((predict(test_texts) > 0.5) == test_y).mean() == 1.0
-    if name == "nbsvm":  # hashed trigrams, apostrophes kept inside words, "!" a token
+    if name == "nbsvm":  # counted trigrams, every punctuation mark a token (the apostrophe too)
         analyzer = features.named_steps["vectorize"].build_analyzer()
         grams = analyzer("It's not bad at all!")
-        assert "not bad at" in grams and "!" in grams and "it's" in grams
-        assert X.shape[1] == cfg.buckets
+        assert "not bad at" in grams and "!" in grams and "it ' s" in grams
 
 
 def test_hashed_features_are_binary_and_the_same_for_the_same_text():
@@ -89,6 +97,7 @@ def test_hashed_features_are_binary_and_the_same_for_the_same_text():
         ({"ngram_range": [2, 1]}, r"baseline.ngram_range=\[2, 1\]"),
         ({"C": [1.0, -1.0]}, r"baseline.C=\[1.0, -1.0\]: give one positive number"),
         ({"beta": 1.5}, r"baseline.beta=\[1.5\]: the interpolation weight lies in \(0, 1\]"),
+        ({"cv_folds": 1}, r"baseline.cv_folds=1: 0 \(choose on validation\) or a number of folds >= 2"),
     ],
 )
 def test_bad_baseline_options_are_named(override, message):
@@ -96,10 +105,17 @@ def test_bad_baseline_options_are_named(override, message):
         check_options(options("nbsvm", **override))
 
 
-def test_nbsvm_reads_the_features_of_the_wide_part():
-    """baseline=nbsvm is the wide part's NBSVM: the same hashed n-grams, tokens and buckets."""
-    from lstm_imdb.data.wide import WIDE_KEYS
-
-    cfg = options("nbsvm")
-    assert cfg.features == "hashed" and list(cfg.ngram_range) == [1, WIDE_KEYS["order"]]
-    assert cfg.token_pattern == WIDE_KEYS["token_pattern"] and cfg.buckets == WIDE_KEYS["buckets"]
+def test_nbsvm_keeps_the_most_frequent_ngrams_and_hashed_features_floor_the_rare_ones():
+    """Counted: the vocabulary is the max_features n-grams in the most training reviews. Hashed (as a
+    model's wide part reads them): every n-gram has a column, and min_df gives the rare ones no weight."""
+    texts, y = reviews()
+    counted, X = fit_features(options("nbsvm", max_features=30), texts, y)
+    vocabulary = counted.named_steps["vectorize"].vocabulary_
+    assert X.shape[1] == 30 and {"not", "at", "all", "not bad", "not good", "!"} <= set(vocabulary)
+    hashed_cfg = options("nbsvm", features="hashed", buckets=2**18, min_df=5)
+    hashed, X = fit_features(hashed_cfg, texts, y)
+    assert X.shape[1] == 2**18
+    present = X.getnnz(axis=0)
+    r = hashed.named_steps["nb"].r_
+    assert ((r != 0) <= (present >= 5)).all() and (r[(present > 0) & (present < 5)] == 0).all()
+    assert (r[present >= 60] != 0).any()  # "not bad" / "not good" are in half the reviews each
