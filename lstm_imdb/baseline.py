@@ -7,8 +7,7 @@
 
 C (and NBSVM's interpolation beta) are chosen on the same seeded validation split the LSTMs use, or by
 cross-validation on the training split (never on test); the model is then refitted on all 25,000 training
-reviews and tested once. Same splits, report
-files and run folder as training.
+reviews and tested once. Same splits, report files and run folder as training.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ FEATURES = ("tfidf", "binary", "hashed")
 class NBWeighting(TransformerMixin, BaseEstimator):
     """Scales each feature by its log-count ratio between the classes, fitted on the training rows:
     r = log((p / |p|_1) / (q / |q|_1)), p and q the feature sums of the positive and negative rows plus alpha.
-    Features present in fewer than `min_df` training rows get r = 0: with them the classifier memorizes
-    its training reviews (for hashed features, which no vocabulary caps)."""
+    Features present in fewer than `min_df` training rows get r = 0, so that the classifier cannot fit its
+    training reviews by their rare n-grams (for hashed features, which no vocabulary caps)."""
 
     def __init__(self, alpha: float = 1.0, min_df: int = 1):
         self.alpha = alpha
