@@ -41,7 +41,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     fit_idx, val_idx = validation_split(len(texts), cfg.data.val_fraction, cfg.data.val_seed)
     scores = on_validation(b, texts, labels, fit_idx, val_idx)
     cv = cross_validated(b, texts, labels, b.cv_folds, cfg.seed) if b.cv_folds else {}
-    best_C, best_beta = max(cv or scores, key=(cv or scores).get)
+    chosen_on = cv or scores  # cross-validation when asked for, else validation
+    best_C, best_beta = max(chosen_on, key=chosen_on.get)
     start = time.perf_counter()
     features, X = fit_features(b, texts, labels)
     predict = scorer(features, interpolated(fit_logistic(X, labels, best_C, b.max_iter), best_beta))
