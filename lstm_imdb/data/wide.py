@@ -1,10 +1,11 @@
 """The wide part's input: binarized word n-grams of a review's full text, hashed into a fixed number of
 buckets (scikit-learn's `HashingVectorizer`).
 
-Why hashing: every n-gram of every review gets a feature (not only those of the recurrence's capped
+Why hashing: every n-gram of every review gets a column (not only those of the recurrence's capped
 vocabulary, and not truncated to `sequence_length`), and the features need no vocabulary: the settings
-below, which travel in a checkpoint's data hyperparameters, rebuild them for any text. The NBSVM baseline
-(`baseline=nbsvm`) and a model's wide part (`data.wide`) read the same features.
+below, which travel in a checkpoint's data hyperparameters, rebuild them for any text. Which columns get a
+weight is the wide fit's choice (`model.wide_fit.max_features`, `min_df`), kept in the checkpoint's weights.
+A model's wide part (`data.wide`) and `baseline=nbsvm_wide` read the same features.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
-# words with their apostrophes (don't, isn't), and punctuation as tokens of its own (as Mesnil et al.'s
-# NBSVM tokenizes): 0.2 points better than words and ! ? alone in 3-fold cross-validation (docs/quality.md)
-TOKEN_PATTERN = "(?u)[\\w']+|[.\",()!?;:]"
-WIDE_KEYS = {"order": 3, "buckets": 2**22, "token_pattern": TOKEN_PATTERN}
+# words, and every punctuation mark a token of its own (`don ' t`), as baseline=nbsvm tokenizes
+# (docs/quality.md compares tokenizations)
+TOKEN_PATTERN = "(?u)\\w+|[^\\w\\s]"
+WIDE_KEYS = {"order": 3, "buckets": 2**24, "token_pattern": TOKEN_PATTERN}
 
 
 def clean(text: str) -> str:

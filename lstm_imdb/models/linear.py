@@ -34,19 +34,28 @@ FEATURES = ("tfidf", "binary", "hashed")
 class NBWeighting(TransformerMixin, BaseEstimator):
     """Scales each feature by its log-count ratio between the classes, fitted on the training rows:
     r = log((p / |p|_1) / (q / |q|_1)), p and q the feature sums of the positive and negative rows plus alpha.
-    Features present in fewer than `min_df` training rows get r = 0, so that the classifier cannot fit its
-    training reviews by their rare n-grams (for hashed features, which no vocabulary caps)."""
+    Features present in fewer than `min_df` training rows, or outside the `max_features` present in the
+    most rows, get r = 0, so that the classifier cannot fit its training reviews by their rare n-grams
+    (hashed features have no vocabulary to cap; this caps them as CountVectorizer caps counted ones)."""
 
-    def __init__(self, alpha: float = 1.0, min_df: int = 1):
+    def __init__(self, alpha: float = 1.0, min_df: int = 1, max_features: int | None = None):
         self.alpha = alpha
         self.min_df = min_df
+        self.max_features = max_features
 
     def fit(self, X, y):
         X, y = sparse.csr_matrix(X), np.asarray(y)
         p = self.alpha + np.asarray(X[y == 1].sum(0)).ravel()
         q = self.alpha + np.asarray(X[y == 0].sum(0)).ravel()
         r = np.log((p / p.sum()) / (q / q.sum()))
-        self.r_ = (r * (X.getnnz(axis=0) >= self.min_df)).astype(np.float32)
+        df = X.getnnz(axis=0)
+        kept = df >= self.min_df
+        if self.max_features is not None and self.max_features < kept.sum():
+            # the most frequent first; ties by column, so that the choice is the same on every run
+            top = np.zeros_like(kept)
+            top[np.argsort(-df, kind="stable")[: self.max_features]] = True
+            kept &= top
+        self.r_ = (r * kept).astype(np.float32)
         return self
 
     def transform(self, X):
@@ -68,6 +77,9 @@ def check_options(cfg: DictConfig) -> None:
         values = as_list(cfg[key])
         if not values or any(not isinstance(v, (int, float)) or v <= 0 for v in values):
             raise ValueError(f"baseline.{key}={values}: give one positive number or a list of them")
+    cap = cfg.max_features
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+        raise ValueError(f"baseline.max_features={cap!r}: null (no cap) or an integer >= 1")
     folds = cfg.cv_folds
     if not isinstance(folds, int) or isinstance(folds, bool) or folds == 1 or folds < 0:
         raise ValueError(f"baseline.cv_folds={folds!r}: 0 (choose on validation) or a number of folds >= 2")
@@ -101,9 +113,19 @@ def fit_features(
         vectorizer = CountVectorizer(binary=True, **common)
     steps = [("vectorize", vectorizer)]
     if cfg.nb_weighting:
-        # counted features: the vectorizer applies min_df; hashed ones have no vocabulary, so NB weighting does
-        min_df = cfg.min_df if cfg.features == "hashed" else 1
-        steps.append(("nb", NBWeighting(alpha=cfg.nb_alpha, min_df=min_df)))
+        # counted features: the vectorizer applies min_df and max_features; hashed ones have no vocabulary,
+        # so NB weighting does
+        hashed = cfg.features == "hashed"
+        steps.append(
+            (
+                "nb",
+                NBWeighting(
+                    alpha=cfg.nb_alpha,
+                    min_df=cfg.min_df if hashed else 1,
+                    max_features=cfg.max_features if hashed else None,
+                ),
+            )
+        )
     pipeline = Pipeline(steps)
     return pipeline, pipeline.fit_transform(texts, labels)
 

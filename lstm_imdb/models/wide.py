@@ -42,6 +42,7 @@ WIDE_FIT_KEYS = {
     "beta": 1.0,
     "nb_alpha": 1.0,
     "min_df": 1,
+    "max_features": None,
     "folds": 5,
     "seed": 0,
     "max_iter": 1000,
@@ -66,6 +67,9 @@ def wide_fit_settings(wide_fit) -> dict:
     for key, low in (("min_df", 1), ("folds", 2), ("seed", 0), ("max_iter", 1)):
         if not isinstance(s[key], int) or s[key] < low:
             problems.append(f"model.wide_fit.{key}={s[key]!r}: must be an integer >= {low}")
+    cap = s["max_features"]
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+        problems.append(f"model.wide_fit.max_features={cap!r}: null (every bucket) or an integer >= 1")
     if not isinstance(s["blend_on_validation"], bool):
         problems.append(
             f"model.wide_fit.blend_on_validation={s['blend_on_validation']!r}: must be true or false"
@@ -97,7 +101,7 @@ class WideFit:
 
 
 def _fit_nbsvm(X: sparse.csr_matrix, y: np.ndarray, s: dict) -> tuple[np.ndarray, float]:
-    nb = NBWeighting(alpha=s["nb_alpha"], min_df=s["min_df"]).fit(X, y)
+    nb = NBWeighting(s["nb_alpha"], s["min_df"], s["max_features"]).fit(X, y)
     clf = interpolated(fit_logistic(nb.transform(X), y, s["C"], s["max_iter"]), s["beta"])
     return nb.r_ * clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])
 

@@ -64,7 +64,12 @@ def test_each_config_trains_one_step(overrides, acl_dir, tmp_path):
     [
         ("tfidf", ["baseline.C=[0.5,4]"], (0.5, 4.0), (1.0,)),
         ("nbsvm", ["baseline.C=[0.5,4]", "baseline.beta=[0.25,1]"], (0.5, 4.0), (0.25, 1.0)),
-        ("nbsvm_wide", ["baseline.C=[0.5,4]", "baseline.cv_folds=2"], (0.5, 4.0), (1.0,)),
+        (
+            "nbsvm_wide",
+            ["baseline.C=[0.5,4]", "baseline.cv_folds=2", "baseline.buckets=65536"],
+            (0.5, 4.0),
+            (1.0,),
+        ),
     ],
 )
 def test_baseline_writes_the_same_report(acl_dir, tmp_path, choice, extra, C, beta):

@@ -66,6 +66,12 @@ def tiny(command: str, acl_dir: Path) -> str:
         extra = tiny_train_overrides(acl_dir, Path("unused"))[:-1] + ["trainer.max_epochs=1"]
         if "experiment=glove" in command:  # its vectors: the tiny file, as the tiny model's size
             extra.append("model.vectors=vectors.txt")
+        if "data.wide=null" not in command and (
+            "experiment=best" in command or "experiment=glove" in command
+        ):
+            extra.append(
+                "data.wide.buckets=4096"
+            )  # a wide part as small as the tiny model, fast to fit and save
         if "hparams_search=optuna" in command:
             extra.append("hydra.sweeper.n_trials=2")
         if "hydra/launcher=slurm " in command + " ":  # composed, not submitted (--cfg excludes -m)

@@ -116,6 +116,7 @@ def test_best_trains_each_seed_then_tests_them_together(acl_dir, tmp_path):
         *FAST,
         "data.sequence_length=40",
         "model.ngram_buckets=1024",
+        "data.wide.buckets=4096",
         "seed=1,2",  # replaces the experiment's seeds
         "hydra.callbacks.ensemble.ensemble_weights=validation",
         f"hydra.sweep.dir='{sweep}'",

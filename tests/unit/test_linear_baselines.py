@@ -57,6 +57,21 @@ def test_nb_weighting_gives_rare_features_no_weight():
     np.testing.assert_array_equal(floored.r_[[0, 2]], plain.r_[[0, 2]])
 
 
+def test_nb_weighting_keeps_only_the_features_in_the_most_rows():
+    """max_features: the columns present in the most training rows keep their ratio (ties: the first
+    column), the others get r = 0, as CountVectorizer's cap drops them."""
+    X = sparse.csr_matrix(
+        np.array([[1, 1, 0, 1], [1, 0, 0, 1], [0, 1, 1, 1], [1, 0, 1, 0]], dtype=np.float32)
+    )
+    y = np.array([1, 1, 0, 0])
+    plain, capped = NBWeighting(1.0).fit(X, y), NBWeighting(1.0, max_features=2).fit(X, y)
+    # present in 3, 2, 2, 3 rows: columns 0 and 3 stay
+    np.testing.assert_array_equal(capped.r_, plain.r_ * [1, 0, 0, 1])
+    assert (plain.r_[[0, 3]] != 0).all()
+    np.testing.assert_array_equal(NBWeighting(1.0, max_features=3).fit(X, y).r_, plain.r_ * [1, 1, 0, 1])
+    assert plain.r_[2] != 0  # column 2 had a weight: the tie with column 1 dropped it
+
+
 def test_interpolation_mixes_weights_with_their_mean_magnitude():
     texts, y = reviews()
     cfg = options("nbsvm")
@@ -98,6 +113,7 @@ def test_hashed_features_are_binary_and_the_same_for_the_same_text():
         ({"C": [1.0, -1.0]}, r"baseline.C=\[1.0, -1.0\]: give one positive number"),
         ({"beta": 1.5}, r"baseline.beta=\[1.5\]: the interpolation weight lies in \(0, 1\]"),
         ({"cv_folds": 1}, r"baseline.cv_folds=1: 0 \(choose on validation\) or a number of folds >= 2"),
+        ({"max_features": 0}, r"baseline.max_features=0: null \(no cap\) or an integer >= 1"),
     ],
 )
 def test_bad_baseline_options_are_named(override, message):
@@ -119,3 +135,5 @@ def test_nbsvm_keeps_the_most_frequent_ngrams_and_hashed_features_floor_the_rare
     r = hashed.named_steps["nb"].r_
     assert ((r != 0) <= (present >= 5)).all() and (r[(present > 0) & (present < 5)] == 0).all()
     assert (r[present >= 60] != 0).any()  # "not bad" / "not good" are in half the reviews each
+    capped, X = fit_features(options("nbsvm", features="hashed", buckets=2**18, max_features=30), texts, y)
+    assert X.shape[1] == 2**18 and (capped.named_steps["nb"].r_ != 0).sum() <= 30

@@ -79,13 +79,16 @@ def test_the_fitted_layer_is_nbsvm_and_training_reads_out_of_fold_logits(acl_dir
     assert not model.net.wide.weight.weight.requires_grad  # fixed: the recurrence learns on top
 
 
-def test_the_wide_fit_gives_buckets_in_few_training_reviews_no_weight(acl_dir, data_dir):
+def test_the_wide_fit_gives_buckets_in_few_training_reviews_or_outside_the_cap_no_weight(acl_dir, data_dir):
     dm = make_dm(acl_dir, data_dir, wide=SETTINGS)
     dm.setup("fit")
     X, y = dm.wide["train"], dm.splits["train"].labels
     fitted = fit_wide(X, y, wide_fit_settings({"folds": 3, "min_df": 3}))
     present = X.getnnz(axis=0)
     assert (fitted.weight[present < 3] == 0).all() and (fitted.weight[present >= 3] != 0).any()
+    capped = fit_wide(X, y, wide_fit_settings({"folds": 3, "max_features": 50}))
+    assert 0 < (capped.weight != 0).sum() <= 50
+    assert set(np.flatnonzero(capped.weight)) <= set(np.argsort(-present, kind="stable")[:50])
 
 
 def test_the_parts_are_blended_as_blend_says_and_missing_features_are_named():
@@ -117,6 +120,10 @@ def test_the_blend_is_the_logistic_regression_of_the_labels_on_the_parts():
         (lambda: wide_fit_settings({"beta": 2}), r"model.wide_fit.beta=2: the interpolation weight"),
         (lambda: wide_fit_settings({"folds": 1}), r"model.wide_fit.folds=1: must be an integer >= 2"),
         (lambda: wide_fit_settings({"min_df": 0}), r"model.wide_fit.min_df=0: must be an integer >= 1"),
+        (
+            lambda: wide_fit_settings({"max_features": 0}),
+            r"model.wide_fit.max_features=0: null \(every bucket\) or an integer >= 1",
+        ),
         (
             lambda: wide_fit_settings(OmegaConf.create({"C": -1})),
             r"model.wide_fit.C=-1: must be a number > 0",
