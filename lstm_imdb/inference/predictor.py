@@ -56,6 +56,8 @@ class Predictor:
         n-grams come from the whole text)."""
         if self.wide is not None and texts is None:
             raise ValueError("this model has a wide part: predict_ids needs the texts as well as their ids")
+        if not ids:  # e.g. every review of a chunk empty: nothing to score (the vectorizer needs a text)
+            return np.empty(0, dtype=np.float32)
         wide = wide_features([self._clip(t) for t in texts], self.wide) if self.wide is not None else None
         lengths = [min(len(i), self.collate.sequence_length) for i in ids]
         probs = np.empty(len(ids), dtype=np.float32)

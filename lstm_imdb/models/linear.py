@@ -116,16 +116,8 @@ def fit_features(
         # counted features: the vectorizer applies min_df and max_features; hashed ones have no vocabulary,
         # so NB weighting does
         hashed = cfg.features == "hashed"
-        steps.append(
-            (
-                "nb",
-                NBWeighting(
-                    alpha=cfg.nb_alpha,
-                    min_df=cfg.min_df if hashed else 1,
-                    max_features=cfg.max_features if hashed else None,
-                ),
-            )
-        )
+        nb = NBWeighting(cfg.nb_alpha, cfg.min_df if hashed else 1, cfg.max_features if hashed else None)
+        steps.append(("nb", nb))
     pipeline = Pipeline(steps)
     return pipeline, pipeline.fit_transform(texts, labels)
 

@@ -13,7 +13,7 @@ from helpers.export import REVIEWS, score_without_the_package
 
 from lstm_imdb.data import load_imdb
 from lstm_imdb.inference.checkpoint import load_checkpoint
-from lstm_imdb.inference.predictor import Predictor
+from lstm_imdb.inference.predictor import Predictor, score
 
 WIDE = ["data.wide={order: 2, buckets: 4096}", "model.wide_fit={folds: 3, C: 1.0}"]
 
@@ -48,6 +48,9 @@ def test_the_checkpoint_predicts_any_text_as_the_run_tested_it(wide_run, acl_dir
     cue_dropped = " ".join(["the film and the plot was a story"] * 4) + "."
     p_cue, p_none = Predictor(loaded).predict_proba([cue_first, cue_dropped])
     assert p_cue > p_none + 0.05
+    # a review with no words is reported as such, also when it is the only one
+    (row,) = score(Predictor(loaded), [{"line": 1, "text": "<br /> !?"}])
+    assert row["error"].startswith("empty review") and "prob_positive" not in row
 
 
 def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
