@@ -23,7 +23,7 @@ from lstm_imdb.models.pretrained import (
     init_from_vectors,
     validate_knowledge_options,
 )
-from lstm_imdb.models.wide import wide_fit_settings
+from lstm_imdb.models.wide import sparse_wide_weights, wide_fit_settings
 from lstm_imdb.models.wide_hooks import WidePartHooks
 from lstm_imdb.utils.decision import THRESHOLD
 
@@ -178,6 +178,8 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.val_acc_best.update_called:
             checkpoint["val_acc_best"] = float(self.val_acc_best.compute())
+        if self.net.wide is not None:  # after the callbacks' hooks, so weight averaging's copy too
+            sparse_wide_weights(checkpoint, "net.wide.")
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.val_acc_best.reset()

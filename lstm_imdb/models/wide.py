@@ -80,7 +80,10 @@ def wide_fit_settings(wide_fit) -> dict:
 
 
 class WideLinear(nn.Module):
-    """[sum of the weights of a review's present features] + bias, per review (fp32)."""
+    """[sum of the weights of a review's present features] + bias, per review (fp32).
+
+    Checkpoint files hold the fixed weights as a sparse tensor (`sparse_wide_weights`): the fit weighs only
+    `max_features` of the buckets, and the rest are zeros. Either form loads."""
 
     def __init__(self, buckets: int):
         super().__init__()
@@ -90,6 +93,24 @@ class WideLinear(nn.Module):
 
     def forward(self, wide_ids: torch.Tensor, wide_offsets: torch.Tensor) -> torch.Tensor:
         return self.weight(wide_ids, wide_offsets).squeeze(-1).float() + self.bias.float()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # runs before the child's load, on load_state_dict's own copy of the dict
+        key = prefix + WEIGHT_KEY
+        if key in state_dict and state_dict[key].is_sparse:
+            state_dict[key] = state_dict[key].to_dense()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+WEIGHT_KEY = "weight.weight"  # WideLinear's fixed weights, under its own prefix in a state dict
+
+
+def sparse_wide_weights(checkpoint: dict, prefix: str) -> None:
+    """The wide layer's weights (at `prefix` in the checkpoint's model states) stored sparse, in place."""
+    for states in ("state_dict", "current_model_state"):  # the latter: weight averaging's trained weights
+        state = checkpoint.get(states) or {}
+        if prefix + WEIGHT_KEY in state:
+            state[prefix + WEIGHT_KEY] = state[prefix + WEIGHT_KEY].to_sparse()
 
 
 @dataclass

@@ -81,8 +81,28 @@ def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
     after = torch.load(resumed / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)[
         "state_dict"
     ]
-    assert torch.equal(before["net.wide.weight.weight"], after["net.wide.weight.weight"])  # fixed
+    wide = "net.wide.weight.weight"
+    assert torch.equal(before[wide].to_dense(), after[wide].to_dense())  # fixed
     assert not torch.equal(before["net.head.weight"], after["net.head.weight"])  # the recurrence trained
+
+
+def test_the_checkpoint_stores_the_wide_weights_sparse_and_dense_ones_still_load(wide_run, tmp_path):
+    _, run_dir = wide_run
+    ckpt = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    stored = ckpt["state_dict"]["net.wide.weight.weight"]
+    loaded = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")
+    weights = loaded.model.net.wide.weight.weight.detach()
+    assert stored.is_sparse and stored.shape == weights.shape == (4096, 1)
+    assert stored._nnz() == int((weights != 0).sum()) > 0  # only the weighted buckets are stored
+    assert torch.equal(stored.to_dense(), weights)
+    # a checkpoint written before (dense weights) loads and scores the same
+    ckpt["state_dict"]["net.wide.weight.weight"] = stored.to_dense()
+    torch.save(ckpt, tmp_path / "dense.ckpt")
+    texts = ["A fine, moving film.", "Dull; I didn't care."]
+    expected = Predictor(loaded).predict_proba(texts)
+    np.testing.assert_array_equal(
+        Predictor(load_checkpoint(tmp_path / "dense.ckpt")).predict_proba(texts), expected
+    )
 
 
 def test_a_wide_model_exports_and_its_card_scores_as_predict_without_the_package(wide_run, tmp_path):
