@@ -82,8 +82,8 @@ def wide_fit_settings(wide_fit) -> dict:
 class WideLinear(nn.Module):
     """[sum of the weights of a review's present features] + bias, per review (fp32).
 
-    Checkpoint files hold the fixed weights as a sparse tensor (`sparse_wide_weights`): the fit weighs only
-    `max_features` of the buckets, and the rest are zeros. Either form loads."""
+    Checkpoint files hold the fixed weights as a sparse tensor when that is smaller (`sparse_wide_weights`:
+    a fit capped by `max_features` weighs few of the buckets, and the rest are zeros). Either form loads."""
 
     def __init__(self, buckets: int):
         super().__init__()
@@ -106,11 +106,16 @@ WEIGHT_KEY = "weight.weight"  # WideLinear's fixed weights, under its own prefix
 
 
 def sparse_wide_weights(checkpoint: dict, prefix: str) -> None:
-    """The wide layer's weights (at `prefix` in the checkpoint's model states) stored sparse, in place."""
+    """The wide layer's weights (at `prefix` in the checkpoint's model states) as a sparse tensor, in place,
+    where that takes fewer bytes than the dense ones (an index and a value for each non-zero weight)."""
     for states in ("state_dict", "current_model_state"):  # the latter: weight averaging's trained weights
         state = checkpoint.get(states) or {}
-        if prefix + WEIGHT_KEY in state:
-            state[prefix + WEIGHT_KEY] = state[prefix + WEIGHT_KEY].to_sparse()
+        weight = state.get(prefix + WEIGHT_KEY)
+        if weight is None or weight.is_sparse:
+            continue
+        per_entry = torch.empty((), dtype=torch.int64).element_size() + weight.element_size()
+        if int(torch.count_nonzero(weight)) * per_entry < weight.numel() * weight.element_size():
+            state[prefix + WEIGHT_KEY] = weight.to_sparse(sparse_dim=1)  # one index per row, same shape
 
 
 @dataclass

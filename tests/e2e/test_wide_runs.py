@@ -93,10 +93,10 @@ def test_the_checkpoint_stores_the_wide_weights_sparse_and_dense_ones_still_load
     loaded = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")
     weights = loaded.model.net.wide.weight.weight.detach()
     assert stored.is_sparse and stored.shape == weights.shape == (4096, 1)
-    assert stored._nnz() == int((weights != 0).sum()) > 0  # only the weighted buckets are stored
+    assert stored.coalesce().values().numel() == int((weights != 0).sum()) > 0  # only the weighted buckets
     assert torch.equal(stored.to_dense(), weights)
     # a checkpoint written before (dense weights) loads and scores the same
-    ckpt["state_dict"]["net.wide.weight.weight"] = stored.to_dense()
+    ckpt["state_dict"]["net.wide.weight.weight"] = weights.clone()
     torch.save(ckpt, tmp_path / "dense.ckpt")
     texts = ["A fine, moving film.", "Dull; I didn't care."]
     expected = Predictor(loaded).predict_proba(texts)

@@ -104,6 +104,23 @@ def test_the_parts_are_blended_as_blend_says_and_missing_features_are_named():
         model(ids)
 
 
+@pytest.mark.parametrize("weighted", [10, 2000])
+def test_checkpoints_store_the_wide_weights_sparse_only_where_that_is_smaller(weighted):
+    model = wide_model()
+    key = "net.wide.weight.weight"
+    with torch.no_grad():
+        model.net.wide.weight.weight[torch.randperm(SETTINGS["buckets"])[:weighted]] = 0.5
+    checkpoint = {"state_dict": model.state_dict(), "current_model_state": model.state_dict()}
+    model.on_save_checkpoint(checkpoint)
+    for state in (checkpoint["state_dict"], checkpoint["current_model_state"]):
+        # an index and a value per weighted bucket, against a value per bucket
+        assert state[key].is_sparse == (weighted * 12 < SETTINGS["buckets"] * 4)
+    fresh = wide_model()
+    fresh.load_state_dict(checkpoint["state_dict"])
+    assert torch.equal(fresh.net.wide.weight.weight, model.net.wide.weight.weight)
+    assert (model.state_dict()[key] != 0).sum() == weighted  # the model's own weights were left as they were
+
+
 def test_the_blend_is_the_logistic_regression_of_the_labels_on_the_parts():
     rng = np.random.default_rng(0)
     wide, deep = rng.normal(size=400), rng.normal(size=400)
