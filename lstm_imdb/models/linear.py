@@ -62,6 +62,11 @@ class NBWeighting(TransformerMixin, BaseEstimator):
         return sparse.csr_matrix(X @ sparse.diags(self.r_))
 
 
+def is_feature_cap(value) -> bool:
+    """A `max_features` value: None (no cap) or a whole number >= 1 (not a bool)."""
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+
+
 def check_options(cfg: DictConfig) -> None:
     """A wrong baseline option fails before the data is read, naming the key and what it takes."""
     if cfg.features not in FEATURES:
@@ -77,9 +82,8 @@ def check_options(cfg: DictConfig) -> None:
         values = as_list(cfg[key])
         if not values or any(not isinstance(v, (int, float)) or v <= 0 for v in values):
             raise ValueError(f"baseline.{key}={values}: give one positive number or a list of them")
-    cap = cfg.max_features
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-        raise ValueError(f"baseline.max_features={cap!r}: null (no cap) or an integer >= 1")
+    if not is_feature_cap(cfg.max_features):
+        raise ValueError(f"baseline.max_features={cfg.max_features!r}: null (no cap) or an integer >= 1")
     folds = cfg.cv_folds
     if not isinstance(folds, int) or isinstance(folds, bool) or folds == 1 or folds < 0:
         raise ValueError(f"baseline.cv_folds={folds!r}: 0 (choose on validation) or a number of folds >= 2")

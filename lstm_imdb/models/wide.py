@@ -33,7 +33,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from lstm_imdb.models.linear import NBWeighting, fit_logistic, interpolated
+from lstm_imdb.models.linear import NBWeighting, fit_logistic, interpolated, is_feature_cap
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,10 @@ def wide_fit_settings(wide_fit) -> dict:
     for key, low in (("min_df", 1), ("folds", 2), ("seed", 0), ("max_iter", 1)):
         if not isinstance(s[key], int) or s[key] < low:
             problems.append(f"model.wide_fit.{key}={s[key]!r}: must be an integer >= {low}")
-    cap = s["max_features"]
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-        problems.append(f"model.wide_fit.max_features={cap!r}: null (every bucket) or an integer >= 1")
+    if not is_feature_cap(s["max_features"]):
+        problems.append(
+            f"model.wide_fit.max_features={s['max_features']!r}: null (every bucket) or an integer >= 1"
+        )
     if not isinstance(s["blend_on_validation"], bool):
         problems.append(
             f"model.wide_fit.blend_on_validation={s['blend_on_validation']!r}: must be true or false"
@@ -77,6 +78,10 @@ def wide_fit_settings(wide_fit) -> dict:
     if problems:
         raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
     return s
+
+
+WEIGHT_KEY = "weight.weight"  # WideLinear's fixed weights, under its own prefix in a state dict
+INDEX_BYTES = 8  # a sparse tensor's int64 index per stored row
 
 
 class WideLinear(nn.Module):
@@ -102,9 +107,6 @@ class WideLinear(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
-WEIGHT_KEY = "weight.weight"  # WideLinear's fixed weights, under its own prefix in a state dict
-
-
 def sparse_wide_weights(checkpoint: dict, prefix: str) -> None:
     """The wide layer's weights (at `prefix` in the checkpoint's model states) as a sparse tensor, in place,
     where that takes fewer bytes than the dense ones (an index and a value for each non-zero weight)."""
@@ -113,8 +115,8 @@ def sparse_wide_weights(checkpoint: dict, prefix: str) -> None:
         weight = state.get(prefix + WEIGHT_KEY)
         if weight is None or weight.is_sparse:
             continue
-        per_entry = torch.empty((), dtype=torch.int64).element_size() + weight.element_size()
-        if int(torch.count_nonzero(weight)) * per_entry < weight.numel() * weight.element_size():
+        size = weight.element_size()
+        if int(torch.count_nonzero(weight)) * (INDEX_BYTES + size) < weight.numel() * size:
             state[prefix + WEIGHT_KEY] = weight.to_sparse(sparse_dim=1)  # one index per row, same shape
 
 
