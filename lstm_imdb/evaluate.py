@@ -20,7 +20,8 @@ from omegaconf import DictConfig
 
 from lstm_imdb.cli import entry
 from lstm_imdb.data.datamodule import IMDBDataModule
-from lstm_imdb.inference.checkpoint import load_model
+from lstm_imdb.data.views import ViewsDataModule, ViewsError
+from lstm_imdb.inference.checkpoint import LoadedCheckpoint, load_model
 from lstm_imdb.inference.ensemble_blend import (
     EnsembleWeightsError,
     apply_ensemble_weights,
@@ -30,12 +31,19 @@ from lstm_imdb.runs.report import finish_run
 from lstm_imdb.training.setup import instantiate_group, tensorboard_writer
 
 
-@entry("evaluate", usage_errors=(EnsembleWeightsError,))
+def evaluation_data(loaded: LoadedCheckpoint, overrides: dict) -> IMDBDataModule | ViewsDataModule:
+    """The data encoded with the checkpoint's vocabulary and settings, as the model expects, whatever the
+    data; for an ensemble whose members read the reviews differently, every member's way at once."""
+    views = loaded.views or [(loaded.data_hparams, loaded.tokenizer)]
+    modules = [IMDBDataModule(**{**hp, **overrides}, tokenizer=tokenizer) for hp, tokenizer in views]
+    return modules[0] if len(modules) == 1 else ViewsDataModule(modules)
+
+
+@entry("evaluate", usage_errors=(EnsembleWeightsError, ViewsError))
 def main(cfg: DictConfig) -> dict[str, float]:
     loaded, paths = load_model(cfg.ckpt_path)
     overrides = {k: v for k, v in cfg.data.items() if v is not None}
-    # the data encoded with the checkpoint's vocabulary, as the model expects, whatever the data
-    datamodule = IMDBDataModule(**{**loaded.data_hparams, **overrides}, tokenizer=loaded.tokenizer)
+    datamodule = evaluation_data(loaded, overrides)
     blend = apply_ensemble_weights(cfg.get("ensemble_weights"), loaded, paths, datamodule)
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])

@@ -21,6 +21,13 @@ class LoadedCheckpoint:
     model: SentimentClassifier
     data_hparams: dict
     tokenizer: Tokenizer
+    # an ensemble whose members read the reviews differently: (data settings, vocabulary) of each way of
+    # reading them, a "view" (see load_ensemble)
+    views: list[tuple[dict, Tokenizer]] | None = None
+
+    @property
+    def view_count(self) -> int:
+        return len(self.views) if self.views else 1
 
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
@@ -44,23 +51,28 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     return LoadedCheckpoint(Path(path), model, dict(data_hparams), Tokenizer.from_str(state["tokenizer"]))
 
 
-# data settings that must agree between the members of an ensemble
+# data settings that decide what a member reads: members that agree on them (and on the vocabulary) share
+# one view of the reviews
 _SHARED_DATA = ("num_words", "sequence_length", "padding_side", "truncation_side", "wide")
 
 
+def _view_key(member: LoadedCheckpoint) -> tuple:
+    return member.tokenizer.to_str(), repr([member.data_hparams.get(k) for k in _SHARED_DATA])
+
+
 def load_ensemble(paths: list[str | Path]) -> LoadedCheckpoint:
-    """Several checkpoints as one model averaging their probabilities (see `EnsembleEncoder`)."""
+    """Several checkpoints as one model averaging their probabilities (see `EnsembleEncoder`). Members
+    that read the reviews differently (another vocabulary, length or n-gram settings) each get their own
+    view: `views` holds the data settings and vocabulary of each (`data/views.py`)."""
     members = [load_checkpoint(p) for p in paths]
+    keys = list(dict.fromkeys(_view_key(m) for m in members))  # views in order of first appearance
+    member_views = [keys.index(_view_key(m)) for m in members]
     first = members[0]
-    for other in members[1:]:
-        if other.tokenizer.to_str() != first.tokenizer.to_str() or any(
-            other.data_hparams.get(k) != first.data_hparams.get(k) for k in _SHARED_DATA
-        ):
-            raise CheckpointError(
-                f"{other.path} cannot join an ensemble with {first.path}: different vocabulary or data settings "
-                f"({', '.join(_SHARED_DATA)})"
-            )
-    first.model.net = EnsembleEncoder([m.model.net for m in members]).eval()
+    if len(keys) > 1:
+        readers = [members[member_views.index(v)] for v in range(len(keys))]  # the first member of each view
+        first.views = [(m.data_hparams, m.tokenizer) for m in readers]
+    nets = [m.model.net for m in members]
+    first.model.net = EnsembleEncoder(nets, member_views=member_views if first.views else None).eval()
     return first
 
 

@@ -172,6 +172,12 @@ def check_texts(predictor: Predictor) -> list[str]:
 def write_export(loaded: LoadedCheckpoint, paths: list[Path], folder: Path) -> tuple[float, int]:
     """Every file of the export into `folder`; returns how far the graph's scores are from predict's, and
     on how many reviews."""
+    if loaded.views:
+        raise ValueError(
+            f"these {len(paths)} checkpoints read reviews in {len(loaded.views)} different ways (vocabulary, "
+            "length or n-gram settings): an export has one tokenizer and one graph input, so export the "
+            "members that read them alike together, or one at a time"
+        )
     predictor = Predictor(loaded)
     members = [encoder_settings(read_checkpoint(p)["hyper_parameters"]) for p in paths]
     provenance = {

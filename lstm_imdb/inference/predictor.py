@@ -22,50 +22,87 @@ from lstm_imdb.utils.decision import LABELS, predicted_labels
 log = logging.getLogger(__name__)
 
 
-class Predictor:
-    """Tokenizes, batches (sorted by length, for little padding) and scores reviews. A review's score does
-    not depend on the others in its batch (the encoder's recurrence is padding-free)."""
+class Reader:
+    """One way of reading reviews, as a checkpoint's data settings say: its vocabulary, length, truncation
+    side and n-gram settings. Yields the model's batches of inputs, sorted by length for little padding."""
 
-    def __init__(self, loaded: LoadedCheckpoint, batch_size: int = 512, max_chars: int = 200_000):
-        self.model = loaded.model.eval()
-        self.tokenizer = loaded.tokenizer
-        hp = loaded.data_hparams
+    def __init__(self, data_hparams: dict, tokenizer, max_chars: int):
+        hp = data_hparams
+        self.tokenizer = tokenizer
         self.collate = PadCollate(
             hp["sequence_length"], hp["padding_side"], hp["truncation_side"], pad_to_longest=True
         )
         self.wide = hp.get("wide")  # the wide part's n-gram settings, when the model has one
-        self.batch_size = batch_size
         # Only the last `sequence_length` tokens count; cutting huge texts first keeps tokenizing cheap.
         self.max_chars = max_chars
 
-    def _clip(self, text: str) -> str:
+    def clip(self, text: str) -> str:
         if len(text) <= self.max_chars:
             return text
         return text[-self.max_chars :] if self.collate.truncation_side == "left" else text[: self.max_chars]
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text (an empty list: no words after markup and punctuation are removed)."""
-        return encode(self.tokenizer, [self._clip(t) for t in texts])
+        return encode(self.tokenizer, [self.clip(t) for t in texts])
+
+    def batches(self, ids: list[list[int]], texts: list[str] | None, batch_size: int):
+        """(review positions, the model's inputs for them), longest reviews first."""
+        wide = wide_features([self.clip(t) for t in texts], self.wide) if self.wide is not None else None
+        lengths = [min(len(i), self.collate.sequence_length) for i in ids]
+        for idx in length_sorted_batches(lengths, batch_size):
+            batch = self.collate([(np.asarray(ids[i], dtype=np.int64), 0) for i in idx])
+            extra = {} if wide is None else wide_batch([row_features(wide, i) for i in idx])
+            yield idx, {"input_ids": batch["input_ids"], **extra}
+
+
+class Predictor:
+    """Tokenizes, batches (sorted by length, for little padding) and scores reviews. A review's score does
+    not depend on the others in its batch (the encoder's recurrence is padding-free). An ensemble whose
+    members read reviews differently reads each review once per way (`Reader`), each member its own."""
+
+    def __init__(self, loaded: LoadedCheckpoint, batch_size: int = 512, max_chars: int = 200_000):
+        self.model = loaded.model.eval()
+        views = loaded.views or [(loaded.data_hparams, loaded.tokenizer)]
+        self.readers = [Reader(hp, tokenizer, max_chars) for hp, tokenizer in views]
+        first = self.readers[0]
+        self.tokenizer, self.collate, self.wide = first.tokenizer, first.collate, first.wide
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, as the first member reads it (an empty list: no words)."""
+        return self.readers[0].encode(texts)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.predict_ids(self.encode(texts), texts)
 
     @torch.inference_mode()
     def predict_ids(self, ids: list[list[int]], texts: list[str] | None = None) -> np.ndarray:
-        """P(positive) of each review's token ids; a model with a wide part also needs the texts (its
-        n-grams come from the whole text)."""
-        if self.wide is not None and texts is None:
-            raise ValueError("this model has a wide part: predict_ids needs the texts as well as their ids")
+        """P(positive) of each review's token ids (`encode`'s); a model with a wide part, or an ensemble of
+        several readers, also needs the texts (n-grams come from the whole text)."""
+        if (self.wide is not None or len(self.readers) > 1) and texts is None:
+            raise ValueError(
+                "this model reads the whole text (a wide part, or members with other vocabularies): "
+                "predict_ids needs the texts as well as their ids"
+            )
         if not ids:  # e.g. every review of a chunk empty: nothing to score (the vectorizer needs a text)
             return np.empty(0, dtype=np.float32)
-        wide = wide_features([self._clip(t) for t in texts], self.wide) if self.wide is not None else None
-        lengths = [min(len(i), self.collate.sequence_length) for i in ids]
+        if len(self.readers) > 1:
+            return self._predict_views(ids, texts)
         probs = np.empty(len(ids), dtype=np.float32)
-        for idx in length_sorted_batches(lengths, self.batch_size):
-            batch = self.collate([(np.asarray(ids[i], dtype=np.int64), 0) for i in idx])
-            extra = {} if wide is None else wide_batch([row_features(wide, i) for i in idx])
-            probs[idx] = torch.sigmoid(self.model(batch["input_ids"], **extra).float()).numpy()
+        for idx, inputs in self.readers[0].batches(ids, texts, self.batch_size):
+            probs[idx] = torch.sigmoid(self.model(**inputs).float()).numpy()
         return probs
+
+    def _predict_views(self, ids: list[list[int]], texts: list[str]) -> np.ndarray:
+        """Each view's members on the reviews as that view reads them, then the ensemble's blend."""
+        net = self.model.net
+        logits = np.empty((len(net.member_views), len(ids)), dtype=np.float32)
+        for view, reader in enumerate(self.readers):
+            members = [m for m, v in enumerate(net.member_views) if v == view]
+            view_ids = ids if view == 0 else reader.encode(texts)
+            for idx, inputs in reader.batches(view_ids, texts, self.batch_size):
+                logits[np.ix_(members, idx)] = net.view_logits(view, **inputs).numpy()
+        return torch.sigmoid(net.combine(torch.from_numpy(logits))).numpy()
 
 
 def score(predictor: Predictor, rows: list[dict]) -> list[dict]:

@@ -196,28 +196,56 @@ class RNNEncoder(nn.Module):
 
 
 class EnsembleEncoder(nn.Module):
-    """Several trained encoders as one (e.g. the best checkpoints of a seed sweep; they must share the
-    vocabulary): the logit of their mean probability, or with `weights` (one per member) and `bias` the
-    weighted sum of their logits (a blend fitted on validation, `inference/ensemble_blend.py`)."""
+    """Several trained encoders as one (e.g. the best checkpoints of a seed sweep): the logit of their mean
+    probability, or with `weights` (one per member) and `bias` the weighted sum of their logits (a blend
+    fitted on validation, `inference/ensemble_blend.py`).
 
-    def __init__(self, members: list[nn.Module], weights: list[float] | None = None, bias: float = 0.0):
+    Members that read the same inputs (vocabulary, length, n-gram settings) take the batch's own; with
+    `member_views` (each member's view number) the members read different inputs, and the batch carries
+    one per view (`views`: a list of {input_ids, wide_ids, wide_offsets}; `data/views.py`)."""
+
+    def __init__(
+        self,
+        members: list[nn.Module],
+        weights: list[float] | None = None,
+        bias: float = 0.0,
+        member_views: list[int] | None = None,
+    ):
         super().__init__()
         self.members = nn.ModuleList(members)
         if weights is not None and len(weights) != len(members):
             raise ValueError(f"{len(weights)} ensemble weights for {len(members)} members")
+        if member_views is not None and len(member_views) != len(members):
+            raise ValueError(f"{len(member_views)} views for {len(members)} members")
         self.weights = None if weights is None else torch.tensor(weights, dtype=torch.float32)
         self.bias = float(bias)
+        self.member_views = member_views
         # no wide layer of its own (each member blends its own); the batches carry the n-grams for them
         self.wide = None
         self.reads_wide = any(getattr(m, "reads_wide", False) for m in members)
 
-    def member_logits(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
-        """[M, B] fp32 logits, one row per member."""
-        return torch.stack([m(input_ids, **wide).float() for m in self.members])
+    def view_logits(self, view: int, input_ids: torch.Tensor, **wide) -> torch.Tensor:
+        """[M_v, B] fp32 logits of the members that read view `view` (in member order)."""
+        pairs = zip(self.members, self.member_views, strict=True)
+        return torch.stack([m(input_ids, **wide).float() for m, v in pairs if v == view])
 
-    def forward(self, input_ids: torch.Tensor, **wide) -> torch.Tensor:
-        logits = self.member_logits(input_ids, **wide)
+    def member_logits(self, input_ids: torch.Tensor, views: list[dict] | None = None, **wide) -> torch.Tensor:
+        """[M, B] fp32 logits, one row per member (`views`: the batch's inputs of each view, when the
+        members read different ones)."""
+        if self.member_views is None:
+            return torch.stack([m(input_ids, **wide).float() for m in self.members])
+        if views is None:
+            raise ValueError("these ensemble members read different inputs: the batch must carry `views`")
+        return torch.stack(
+            [m(**views[v]).float() for m, v in zip(self.members, self.member_views, strict=True)]
+        )
+
+    def combine(self, logits: torch.Tensor) -> torch.Tensor:
+        """[B] ensemble logit of the members' [M, B] logits."""
         if self.weights is not None:
             return self.weights.to(logits.device) @ logits + self.bias
         probs = torch.sigmoid(logits).mean(0)
         return torch.logit(probs.clamp(1e-6, 1 - 1e-6))
+
+    def forward(self, input_ids: torch.Tensor, **inputs) -> torch.Tensor:
+        return self.combine(self.member_logits(input_ids, **inputs))

@@ -12,7 +12,10 @@ class WidePartHooks:
     """Mixed into `SentimentClassifier`; a model without a wide part (`net.wide` None) skips all of it."""
 
     def wide_inputs(self, batch: dict) -> dict:
-        """The wide part's input from a batch: while training, the rows' out-of-fold logits."""
+        """The wide part's input from a batch: while training, the rows' out-of-fold logits. An ensemble
+        whose members read the reviews differently gets every view of the batch (`data/views.py`)."""
+        if getattr(self.net, "member_views", None) is not None:
+            return {"views": batch["views"]}
         if not self.net.reads_wide:
             return {}
         if self.training and self.wide_out_of_fold is not None:

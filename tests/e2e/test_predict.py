@@ -140,17 +140,32 @@ def test_an_ensemble_of_checkpoints_or_a_run_folder(trained, ckpt, tmp_path):
     assert json.loads(proc.stdout.splitlines()[-1])["prob_positive"] == pytest.approx(members[0], abs=1e-5)
 
 
-def test_an_ensemble_with_another_vocabulary_is_refused_naming_it(ckpt, tmp_path):
+def test_an_ensemble_with_another_vocabulary_reads_each_review_its_members_ways(ckpt, tmp_path):
     from lstm_imdb.data.tokenizer import fit_tokenizer
 
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     other = tmp_path / "other_vocab.ckpt"
-    state["IMDBDataModule"]["tokenizer"] = fit_tokenizer(["other words entirely"], 60).to_str()
+    state["IMDBDataModule"]["tokenizer"] = fit_tokenizer(
+        ["other words entirely", "great superb"], 60
+    ).to_str()
+    state["datamodule_hyper_parameters"]["sequence_length"] = 5
     torch.save(state, other)
+    review = "superb, great film; the other words didn't matter"
+    proc = run_module("lstm_imdb.predict", f"ckpt_path=[{ckpt},{other}]", f"text={review}", root=tmp_path)
+    got = json.loads(proc.stdout.splitlines()[-1])["prob_positive"]
+    members = [Predictor(load_checkpoint(p)).predict_proba([review])[0] for p in (ckpt, other)]
+    assert abs(members[0] - members[1]) > 1e-4  # the two ways of reading give different scores
+    assert got == pytest.approx(sum(members) / 2, abs=1e-5)
+    # evaluate needs the members to share their validation reviews; export, one way of reading
+    state["datamodule_hyper_parameters"]["val_seed"] = 7
+    torch.save(state, other)
+    proc = run_module("lstm_imdb.evaluate", f"ckpt_path=[{ckpt},{other}]", root=tmp_path, check=False)
+    assert proc.returncode == 2 and "val_seed: 42 vs 7" in proc.stdout + proc.stderr
+    out = tmp_path / "export"
     proc = run_module(
-        "lstm_imdb.predict", f"ckpt_path=[{ckpt},{other}]", "text=good", root=tmp_path, check=False
+        "lstm_imdb.export", f"ckpt_path=[{ckpt},{other}]", f"output_dir={out}", root=tmp_path, check=False
     )
-    assert proc.returncode == 2 and str(other) in proc.stderr and "different vocabulary" in proc.stderr
+    assert proc.returncode == 2 and "2 different ways" in proc.stdout + proc.stderr and not out.exists()
 
 
 def test_rows_are_read_scored_and_written_a_chunk_at_a_time(ckpt):

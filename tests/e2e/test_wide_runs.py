@@ -86,6 +86,29 @@ def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
     assert not torch.equal(before["net.head.weight"], after["net.head.weight"])  # the recurrence trained
 
 
+def test_an_ensemble_of_a_wide_and_a_plain_model_evaluates_as_predict_scores_it(wide_run, trained, acl_dir):
+    """Members that read reviews differently (n-grams and 6 tokens; no n-grams and 40 tokens): evaluate
+    feeds each its own view of every review, and scores what predict scores."""
+    root, run_dir = wide_run
+    ckpts = [run_dir / "checkpoints" / "best.ckpt", trained[1] / "checkpoints" / "best.ckpt"]
+    run_module(
+        "lstm_imdb.evaluate",
+        f"ckpt_path=[{ckpts[0]},{ckpts[1]}]",
+        f"hydra.run.dir={root / 'views'}",
+        root=root,
+    )
+    evaluated = json.loads((root / "views" / "test_metrics.json").read_text())
+    test = load_imdb("acl", root / "data", acl_dir)["test"]
+    members = [Predictor(load_checkpoint(p)).predict_proba(list(test["text"])) for p in ckpts]
+    probs, labels = np.mean(members, axis=0), np.asarray(test["label"])
+    assert ((probs > 0.5) == labels).mean() == pytest.approx(evaluated["test/acc"])
+    loss = torch.nn.functional.binary_cross_entropy(
+        torch.tensor(probs), torch.tensor(labels, dtype=torch.float)
+    )
+    assert float(loss) == pytest.approx(evaluated["test/loss"], rel=1e-4)
+    assert "val/acc" in evaluated
+
+
 def test_the_checkpoint_stores_the_wide_weights_sparse_and_dense_ones_still_load(wide_run, tmp_path):
     _, run_dir = wide_run
     ckpt = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)

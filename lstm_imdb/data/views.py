@@ -1,0 +1,117 @@
+"""Evaluation batches for an ensemble whose members read the reviews differently (another vocabulary, length,
+truncation side or n-gram settings): one `IMDBDataModule` per way of reading ("view"), and batches that
+carry every view of the same reviews, in the same order.
+
+A batch is a `PadCollate` batch of the first view (`input_ids`, `lengths`, `labels`, `index`) with `views`
+added: each view's {input_ids, wide_ids, wide_offsets} for the same reviews (`EnsembleEncoder` gives each
+member its own). The views must hold out the same validation reviews: the same source, `val_fraction` and
+`val_seed`, or the ensemble would have no validation score of its own.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader, Dataset
+
+from lstm_imdb.data.batching import BucketBatchSampler, TokenDataset
+from lstm_imdb.data.datamodule import IMDBDataModule
+
+# data settings that decide which reviews each split holds: every view must agree on them
+SPLIT_SETTINGS = ("source", "acl_dir", "val_fraction", "val_seed")
+VIEW_INPUTS = ("input_ids", "wide_ids", "wide_offsets")
+
+
+class ViewsError(ValueError):
+    """Ensemble members that cannot be evaluated together: what differs and what to do instead."""
+
+
+class ViewsDataset(Dataset):
+    """Item i: review i of the split as each view encodes it."""
+
+    def __init__(self, datasets: list[TokenDataset]):
+        self.datasets = datasets
+
+    def __len__(self) -> int:
+        return len(self.datasets[0])
+
+    def __getitem__(self, i: int) -> tuple:
+        return tuple(d[i] for d in self.datasets)
+
+
+class ViewsCollate:
+    """Each view's items through that view's own `PadCollate`."""
+
+    def __init__(self, collates: list):
+        self.collates = collates
+
+    def __call__(self, items: list[tuple]) -> dict:
+        per_view = [collate([item[v] for item in items]) for v, collate in enumerate(self.collates)]
+        views = [{k: b[k] for k in VIEW_INPUTS if k in b} for b in per_view]
+        return {**per_view[0], "views": views}
+
+
+class ViewsDataModule(L.LightningDataModule):
+    """Validation and test batches (never training ones) of several views of the same splits."""
+
+    def __init__(self, views: list[IMDBDataModule]):
+        super().__init__()
+        first = views[0].hparams
+        for other in views[1:]:
+            differ = [k for k in SPLIT_SETTINGS if other.hparams.get(k) != first.get(k)]
+            if differ:
+                raise ViewsError(
+                    "these ensemble members were validated on different reviews (data settings "
+                    + ", ".join(f"{k}: {first.get(k)!r} vs {other.hparams.get(k)!r}" for k in differ)
+                    + "): an ensemble needs members trained with the same data.source, data.val_fraction "
+                    "and data.val_seed"
+                )
+        self.views = views
+
+    @property
+    def hparams(self):  # the first view's: the report and logs read the split settings from it
+        return self.views[0].hparams
+
+    def prepare_data(self) -> None:
+        for view in self.views:
+            view.prepare_data()
+
+    def setup(self, stage: str | None = None) -> None:
+        for view in self.views:
+            view.setup(stage)
+        first = self.views[0].splits
+        for view in self.views[1:]:
+            for name, split in first.items():
+                if not np.array_equal(view.splits[name].labels, split.labels):
+                    raise RuntimeError(f"the views' {name} splits hold different reviews")
+
+    @property
+    def splits(self):
+        return self.views[0].splits
+
+    @property
+    def seen_in_train(self) -> dict[str, np.ndarray]:
+        return self.views[0].seen_in_train
+
+    @property
+    def test_split_names(self) -> list[str]:
+        return self.views[0].test_split_names
+
+    def _loader(self, name: str) -> DataLoader:
+        datasets = [TokenDataset(v.splits[name], v.wide.get(name)) for v in self.views]
+        first = self.views[0]
+        lengths = np.minimum(first.splits[name].lengths, first.hparams.sequence_length)
+        # longest first (as each view's own evaluation batches are); under DDP each review on one rank
+        sampler = BucketBatchSampler(lengths, first.hparams.eval_batch_size, shuffle=False)
+        return DataLoader(
+            ViewsDataset(datasets),
+            batch_sampler=sampler,
+            collate_fn=ViewsCollate([v.collate for v in self.views]),
+            num_workers=first.hparams.num_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [self._loader(n) for n in self.test_split_names]
