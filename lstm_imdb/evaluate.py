@@ -6,6 +6,11 @@ python -m lstm_imdb.evaluate ckpt_path=logs/train/runs/<run>                   #
 python -m lstm_imdb.evaluate ckpt_path=logs/train/multiruns/<sweep>            # a sweep: the ensemble of its runs
 python -m lstm_imdb.evaluate ckpt_path=... data.source=acl data.acl_dir=/path/to/aclImdb
 python -m lstm_imdb.evaluate ckpt_path=logs/train/multiruns/<sweep> ensemble_weights=validation  # weights fitted on validation
+python -m lstm_imdb.evaluate 'ckpt_path=[<sweep>,<other sweep>]'               # members of other data settings
+
+Members may read reviews differently (another vocabulary, length, truncation side or n-gram settings): each
+reads every review its own way (`data/views.py`). They must hold out the same validation reviews (the same
+data.source, data.val_fraction and data.val_seed).
 
 The validation score is the one to choose between models and ensembles with: it is computed on the same
 held-out reviews the checkpoints were validated on (the split is drawn with `data.val_seed`, stored in

@@ -4,7 +4,7 @@
     python -m lstm_imdb.predict ckpt_path=PATH text="first review" text="second review"
     cat reviews.txt | python -m lstm_imdb.predict ckpt_path=PATH > predictions.jsonl
     python -m lstm_imdb.predict ckpt_path=PATH input_path=reviews.jsonl output_path=out.csv
-    python -m lstm_imdb.predict 'ckpt_path=[a.ckpt,b.ckpt]' input_path=reviews.txt   # an ensemble
+    python -m lstm_imdb.predict 'ckpt_path=[a.ckpt,b.ckpt]' input_path=reviews.txt   # an ensemble (any data settings)
     python -m lstm_imdb.predict ckpt_path=logs/train/multiruns/<sweep> input_path=...  # its best.ckpt's
 
 `text=` takes any characters (commas, quotes, apostrophes, `=`, brackets, newlines, non-ASCII): it is taken

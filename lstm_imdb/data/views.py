@@ -100,8 +100,11 @@ class ViewsDataModule(L.LightningDataModule):
     def _loader(self, name: str) -> DataLoader:
         datasets = [TokenDataset(v.splits[name], v.wide.get(name)) for v in self.views]
         first = self.views[0]
-        lengths = np.minimum(first.splits[name].lengths, first.hparams.sequence_length)
-        # longest first (as each view's own evaluation batches are); under DDP each review on one rank
+        # longest first by the longest view of each review, for little padding in every view; under DDP
+        # each review on one rank
+        lengths = np.max(
+            [np.minimum(v.splits[name].lengths, v.hparams.sequence_length) for v in self.views], axis=0
+        )
         sampler = BucketBatchSampler(lengths, first.hparams.eval_batch_size, shuffle=False)
         return DataLoader(
             ViewsDataset(datasets),

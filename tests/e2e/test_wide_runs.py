@@ -107,6 +107,21 @@ def test_an_ensemble_of_a_wide_and_a_plain_model_evaluates_as_predict_scores_it(
     )
     assert float(loss) == pytest.approx(evaluated["test/loss"], rel=1e-4)
     assert "val/acc" in evaluated
+    # two processes: each review scored once, by one rank, every view of it; the same figures
+    proc = run_module(
+        "lstm_imdb.evaluate",
+        f"ckpt_path=[{ckpts[0]},{ckpts[1]}]",
+        "trainer.devices=2",
+        "trainer.accelerator=cpu",
+        f"hydra.run.dir={root / 'views_ddp'}",
+        root=root,
+        timeout=600,
+    )
+    assert "GLOBAL_RANK: 1" in proc.stdout + proc.stderr  # two processes really ran
+    ddp = json.loads((root / "views_ddp" / "test_metrics.json").read_text())
+    assert ddp["test/acc"] == pytest.approx(evaluated["test/acc"]) and ddp["val/acc"] == evaluated["val/acc"]
+    report = (root / "views_ddp" / "report" / "classification_report.txt").read_text()
+    assert f"== test ({len(labels)} reviews)" in report
 
 
 def test_the_checkpoint_stores_the_wide_weights_sparse_and_dense_ones_still_load(wide_run, tmp_path):

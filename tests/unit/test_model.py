@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
 from lstm_imdb.models import RNNEncoder, SentimentClassifier
+from lstm_imdb.models.encoder import EnsembleEncoder
 from lstm_imdb.models.ngram import NgramBag, ngram_ids
 from lstm_imdb.models.regularization import word_dropout
 
@@ -220,3 +222,31 @@ def test_bidirectional_kernels_are_built_without_drawing_from_the_rng():
     with torch.no_grad():
         enc(torch.randint(2, 20, (3, 7), generator=torch.Generator().manual_seed(0)))
     assert enc._kernels and torch.equal(torch.get_rng_state(), state)
+
+
+def test_ensemble_members_that_read_reviews_differently_each_get_their_own_view():
+    """`member_views`: each member scores the batch's inputs of its own view; the ensemble blends them."""
+    from lstm_imdb.data.batching import PadCollate
+    from lstm_imdb.data.views import ViewsCollate
+
+    torch.manual_seed(0)
+    short, long = (RNNEncoder(vocab_size=30, embedding_dim=4, hidden_size=5).eval() for _ in range(2))
+    other_vocab = RNNEncoder(vocab_size=12, embedding_dim=4, hidden_size=5).eval()
+    ensemble = EnsembleEncoder([short, other_vocab, long], member_views=[0, 1, 0]).eval()
+    items = [
+        ((np.array([5, 6, 7, 8, 9]), 1, 0), (np.array([3, 4]), 1, 0)),
+        ((np.array([9, 2]), 0, 1), (np.array([11, 1, 2, 3]), 0, 1)),
+    ]
+    batch = ViewsCollate([PadCollate(3), PadCollate(10)])(items)
+    assert batch["labels"].tolist() == [1, 0] and batch["input_ids"].shape == (2, 3)  # the first view's
+    views = batch["views"]
+    assert views[1]["input_ids"].tolist() == [[0, 0, 3, 4], [11, 1, 2, 3]]  # its own vocabulary and length
+    with torch.no_grad():
+        got = ensemble.member_logits(batch["input_ids"], views=views)
+        want = torch.stack([short(**views[0]), other_vocab(**views[1]), long(**views[0])])
+        assert torch.allclose(got, want)
+        assert torch.allclose(ensemble.view_logits(0, **views[0]), want[[0, 2]])
+        mean = torch.sigmoid(want).mean(0)
+        assert torch.allclose(torch.sigmoid(ensemble(batch["input_ids"], views=views)), mean, atol=1e-6)
+        with pytest.raises(ValueError, match="must carry `views`"):
+            ensemble.member_logits(batch["input_ids"])
