@@ -19,6 +19,8 @@ each checkpoint), and never used for training them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -32,6 +34,8 @@ from lstm_imdb.inference.ensemble_blend import (
     apply_ensemble_weights,
     save_ensemble_weights,
 )
+from lstm_imdb.runs.folder import ENVIRONMENT, write_json
+from lstm_imdb.runs.provenance import environment
 from lstm_imdb.runs.report import finish_run
 from lstm_imdb.training.setup import instantiate_group, tensorboard_writer
 
@@ -57,6 +61,9 @@ def main(cfg: DictConfig) -> dict[str, float]:
         metrics.update({k: float(v) for k, v in results.items() if k != "val/acc_best"})
     for results in trainer.test(loaded.model, datamodule=datamodule, verbose=False):
         metrics.update({k: float(v) for k, v in results.items()})
+    if trainer.is_global_zero:  # what produced these figures: this commit, machine and precision
+        env = {**environment(), "precision": str(trainer.precision), "data": datamodule.data_fingerprint}
+        write_json(Path(cfg.paths.output_dir) / ENVIRONMENT, env)
     extra = {"checkpoints": [str(p) for p in paths]}
     if blend is not None:
         metrics["val/acc_out_of_fold"] = blend.get("val/acc_out_of_fold", float("nan"))

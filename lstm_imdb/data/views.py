@@ -86,6 +86,10 @@ class ViewsDataModule(L.LightningDataModule):
                     raise RuntimeError(f"the views' {name} splits hold different reviews")
 
     @property
+    def data_fingerprint(self) -> dict:
+        return self.views[0].data_fingerprint
+
+    @property
     def splits(self):
         return self.views[0].splits
 

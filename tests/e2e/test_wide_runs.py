@@ -107,6 +107,8 @@ def test_an_ensemble_of_a_wide_and_a_plain_model_evaluates_as_predict_scores_it(
     )
     assert float(loss) == pytest.approx(evaluated["test/loss"], rel=1e-4)
     assert "val/acc" in evaluated
+    env = json.loads((root / "views" / "environment.json").read_text())  # what produced the figures
+    assert env["precision"] == "32-true" and "git_commit" in env and env["data"]["source"] == "acl"
     # two processes: each review scored once, by one rank, every view of it; the same figures
     proc = run_module(
         "lstm_imdb.evaluate",
