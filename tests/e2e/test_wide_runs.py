@@ -53,23 +53,30 @@ def test_the_checkpoint_predicts_any_text_as_the_run_tested_it(wide_run, acl_dir
     assert row["error"].startswith("empty review") and "prob_positive" not in row
 
 
+def _evaluate(root, out: str, ckpts: list, *extra: str) -> tuple[dict, object]:
+    """`python -m lstm_imdb.evaluate` of one checkpoint or an ensemble into root/out: (its test_metrics.json,
+    the process)."""
+    ckpt_path = ckpts[0] if len(ckpts) == 1 else f"[{','.join(map(str, ckpts))}]"
+    proc = run_module(
+        "lstm_imdb.evaluate",
+        f"ckpt_path={ckpt_path}",
+        *extra,
+        f"hydra.run.dir={root / out}",
+        root=root,
+        timeout=600,
+    )
+    return json.loads((root / out / "test_metrics.json").read_text()), proc
+
+
 def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
     root, run_dir = wide_run
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     tested = json.loads((run_dir / "test_metrics.json").read_text())
-    run_module(
-        "lstm_imdb.evaluate",
-        f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
-        f"hydra.run.dir={root / 'eval'}",
-        root=root,
-    )
-    evaluated = json.loads((root / "eval" / "test_metrics.json").read_text())
+    evaluated, _ = _evaluate(root, "eval", [run_dir / "checkpoints" / "best.ckpt"])
     assert evaluated["test/acc"] == tested["test/acc"]
     assert evaluated["test/loss"] == pytest.approx(tested["test/loss"], rel=1e-5)
     # an ensemble of wide models: each member blends its own parts, the batches carry the n-grams
-    members = f"ckpt_path=[{run_dir / 'checkpoints' / 'best.ckpt'},{ckpt}]"
-    run_module("lstm_imdb.evaluate", members, f"hydra.run.dir={root / 'ensemble'}", root=root)
-    assert "test/acc" in json.loads((root / "ensemble" / "test_metrics.json").read_text())
+    assert "test/acc" in _evaluate(root, "ensemble", [run_dir / "checkpoints" / "best.ckpt", ckpt])[0]
     # a resumed fit refits the wide part, then loads the checkpoint's layer over it, and trains on
     resumed = run_dir.parent / "resumed"
     overrides = tiny_train_overrides(
@@ -91,13 +98,7 @@ def test_an_ensemble_of_a_wide_and_a_plain_model_evaluates_as_predict_scores_it(
     feeds each its own view of every review, and scores what predict scores."""
     root, run_dir = wide_run
     ckpts = [run_dir / "checkpoints" / "best.ckpt", trained[1] / "checkpoints" / "best.ckpt"]
-    run_module(
-        "lstm_imdb.evaluate",
-        f"ckpt_path=[{ckpts[0]},{ckpts[1]}]",
-        f"hydra.run.dir={root / 'views'}",
-        root=root,
-    )
-    evaluated = json.loads((root / "views" / "test_metrics.json").read_text())
+    evaluated, _ = _evaluate(root, "views", ckpts)
     test = load_imdb("acl", root / "data", acl_dir)["test"]
     members = [Predictor(load_checkpoint(p)).predict_proba(list(test["text"])) for p in ckpts]
     probs, labels = np.mean(members, axis=0), np.asarray(test["label"])
@@ -110,17 +111,8 @@ def test_an_ensemble_of_a_wide_and_a_plain_model_evaluates_as_predict_scores_it(
     env = json.loads((root / "views" / "environment.json").read_text())  # what produced the figures
     assert env["precision"] == "32-true" and "git_commit" in env and env["data"]["source"] == "acl"
     # two processes: each review scored once, by one rank, every view of it; the same figures
-    proc = run_module(
-        "lstm_imdb.evaluate",
-        f"ckpt_path=[{ckpts[0]},{ckpts[1]}]",
-        "trainer.devices=2",
-        "trainer.accelerator=cpu",
-        f"hydra.run.dir={root / 'views_ddp'}",
-        root=root,
-        timeout=600,
-    )
+    ddp, proc = _evaluate(root, "views_ddp", ckpts, "trainer.devices=2", "trainer.accelerator=cpu")
     assert "GLOBAL_RANK: 1" in proc.stdout + proc.stderr  # two processes really ran
-    ddp = json.loads((root / "views_ddp" / "test_metrics.json").read_text())
     assert ddp["test/acc"] == pytest.approx(evaluated["test/acc"]) and ddp["val/acc"] == evaluated["val/acc"]
     report = (root / "views_ddp" / "report" / "classification_report.txt").read_text()
     assert f"== test ({len(labels)} reviews)" in report
