@@ -50,6 +50,7 @@ def evaluation_data(loaded: LoadedCheckpoint, overrides: dict) -> IMDBDataModule
 
 @entry("evaluate", usage_errors=(EnsembleWeightsError, ViewsError))
 def main(cfg: DictConfig) -> dict[str, float]:
+    env = environment()  # the code as it stood when the command started
     loaded, paths = load_model(cfg.ckpt_path)
     overrides = {k: v for k, v in cfg.data.items() if v is not None}
     datamodule = evaluation_data(loaded, overrides)
@@ -62,7 +63,7 @@ def main(cfg: DictConfig) -> dict[str, float]:
     for results in trainer.test(loaded.model, datamodule=datamodule, verbose=False):
         metrics.update({k: float(v) for k, v in results.items()})
     if trainer.is_global_zero:  # what produced these figures: this commit, machine and precision
-        env = {**environment(), "precision": str(trainer.precision), "data": datamodule.data_fingerprint}
+        env.update(precision=str(trainer.precision), data=datamodule.data_fingerprint)
         write_json(Path(cfg.paths.output_dir) / ENVIRONMENT, env)
     extra = {"checkpoints": [str(p) for p in paths]}
     if blend is not None:

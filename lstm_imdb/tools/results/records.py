@@ -48,7 +48,7 @@ class Run:
             return None  # unfinished or failed
         seed = run.seed
         env = run.environment()
-        if not env and metrics.get("checkpoints"):  # an ensemble: its members say where it comes from
+        if not env and metrics.get("checkpoints"):  # an ensemble scored before evaluate kept its own record
             env = RunFolder(Path(metrics["checkpoints"][0]).parents[1]).environment()
         metrics = dict(metrics)
         if "val/acc_best" in metrics:  # the figure that chose the tested checkpoint
