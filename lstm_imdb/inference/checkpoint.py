@@ -25,10 +25,6 @@ class LoadedCheckpoint:
     # reading them, a "view" (see load_ensemble)
     views: list[tuple[dict, Tokenizer]] | None = None
 
-    @property
-    def view_count(self) -> int:
-        return len(self.views) if self.views else 1
-
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     ckpt = read_checkpoint(path)
