@@ -10,7 +10,7 @@ python -m lstm_imdb.evaluate 'ckpt_path=[<sweep>,<other sweep>]'               #
 
 Members may read reviews differently (another vocabulary, length, truncation side or n-gram settings): each
 reads every review its own way (`data/views.py`). They must hold out the same validation reviews (the same
-data.source, data.val_fraction and data.val_seed).
+data.source, data.val_fraction, data.val_seed and data.val_fold).
 
 The validation score is the one to choose between models and ensembles with: it is computed on the same
 held-out reviews the checkpoints were validated on (the split is drawn with `data.val_seed`, stored in
@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from lstm_imdb.cli import entry
 from lstm_imdb.data.datamodule import IMDBDataModule
-from lstm_imdb.data.views import ViewsDataModule, ViewsError
+from lstm_imdb.data.views import ViewsDataModule, ViewsError, check_same_split
 from lstm_imdb.inference.checkpoint import LoadedCheckpoint, load_model
 from lstm_imdb.inference.ensemble_blend import (
     EnsembleWeightsError,
@@ -43,6 +43,7 @@ from lstm_imdb.training.setup import instantiate_group, tensorboard_writer
 def evaluation_data(loaded: LoadedCheckpoint, overrides: dict) -> IMDBDataModule | ViewsDataModule:
     """The data encoded with the checkpoint's vocabulary and settings, as the model expects, whatever the
     data; for an ensemble whose members read the reviews differently, every member's way at once."""
+    check_same_split(loaded.member_data or [loaded.data_hparams])
     views = loaded.views or [(loaded.data_hparams, loaded.tokenizer)]
     modules = [IMDBDataModule(**{**hp, **overrides}, tokenizer=tokenizer) for hp, tokenizer in views]
     return modules[0] if len(modules) == 1 else ViewsDataModule(modules)

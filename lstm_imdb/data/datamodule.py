@@ -7,7 +7,8 @@ Batches are dicts: `input_ids` [B, T] int64, `lengths` [B] (real tokens, after t
 
 The validation split is drawn with `val_seed`, not with the run's `seed`: runs of several seeds (an
 ensemble's members, a seed study) hold out the same reviews, so their validation scores compare, and an
-ensemble of them has a validation score of its own. The vocabulary is fitted on the training part only,
+ensemble of them has a validation score of its own. `val_fold` holds out another block of the same draw:
+runs of folds 0..k-1 cross-validate a whole model (`data/split.py`). The vocabulary is fitted on the training part only,
 unless a `tokenizer` is given (a checkpoint's, to evaluate it): then every split is encoded with that one.
 """
 
@@ -58,6 +59,7 @@ def validate_data_options(hp) -> None:
         ("num_workers", 0),
         ("seed", 0),
         ("val_seed", 0),
+        ("val_fold", 0),
     ):
         if not isinstance(hp[key], int) or hp[key] < low:
             problems.append(f"data.{key}={hp[key]!r}: must be an integer >= {low}")
@@ -69,6 +71,11 @@ def validate_data_options(hp) -> None:
             problems.append(f"data.{key}={hp[key]!r}: must be one of {', '.join(SIDES)}")
     if not (isinstance(hp["val_fraction"], (int, float)) and 0 < hp["val_fraction"] < 1):
         problems.append(f"data.val_fraction={hp['val_fraction']!r}: must be in the open interval (0, 1)")
+    elif isinstance(hp["val_fold"], int) and (hp["val_fold"] + 1) * hp["val_fraction"] > 1 + 1e-9:
+        problems.append(
+            f"data.val_fold={hp['val_fold']}: with data.val_fraction={hp['val_fraction']:g} the folds are "
+            f"0 to {int(1 / hp['val_fraction'] + 1e-9) - 1}"
+        )
     if problems:
         raise ValueError("Invalid data config:\n  " + "\n  ".join(problems))
 
@@ -92,6 +99,7 @@ class IMDBDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         seed: int = 42,
         val_seed: int = 42,
+        val_fold: int = 0,
         hub_timeout: float = 3.0,
         wide: dict | None = None,
         tokenizer: Tokenizer | str | None = None,
@@ -125,15 +133,19 @@ class IMDBDataModule(L.LightningDataModule):
         return self._data().dataset
 
     def train_val_rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(training rows, validation rows) of the train split (`val_fraction`, drawn with `val_seed`)."""
-        return validation_split(n, self.hparams.val_fraction, self.hparams.val_seed)
+        """(training rows, validation rows) of the train split (`val_fraction`, drawn with `val_seed`,
+        block `val_fold`)."""
+        hp = self.hparams
+        return validation_split(n, hp.val_fraction, hp.val_seed, hp.get("val_fold", 0))
 
     def _token_cache(self, data: IMDBData):
         """(tokenizer, token ids of every split), cached per dataset, vocabulary setting and split; with a
         given tokenizer, the fitted cache when it holds the same vocabulary, else one of its own."""
         hp = self.hparams
         fit_rows, _ = self.train_val_rows(len(data.dataset["train"]))
-        fitted_on = f"val{hp.val_fraction:g}s{hp.val_seed}"  # the vocabulary never sees validation reviews
+        # the vocabulary never sees validation reviews (fold 0 keeps the name it had before folds)
+        fold = hp.get("val_fold", 0)
+        fitted_on = f"val{hp.val_fraction:g}s{hp.val_seed}" + (f"f{fold}" if fold else "")
         fitted = token_cache_dir(self.data_dir, data.cache_key, hp.num_words, fitted_on)
         given = self.given_tokenizer
         text = given.to_str() if given is not None else None

@@ -4,8 +4,8 @@ carry every view of the same reviews, in the same order.
 
 A batch is a `PadCollate` batch of the first view (`input_ids`, `lengths`, `labels`, `index`) with `views`
 added: each view's {input_ids, wide_ids, wide_offsets} for the same reviews (`EnsembleEncoder` gives each
-member its own). The views must hold out the same validation reviews: the same source, `val_fraction` and
-`val_seed`, or the ensemble would have no validation score of its own.
+member its own). The views must hold out the same validation reviews: the same source, `val_fraction`,
+`val_seed` and `val_fold`, or the ensemble would have no validation score of its own (`check_same_split`).
 """
 
 from __future__ import annotations
@@ -18,12 +18,33 @@ from lstm_imdb.data.batching import BucketBatchSampler, TokenDataset
 from lstm_imdb.data.datamodule import IMDBDataModule
 
 # data settings that decide which reviews each split holds: every view must agree on them
-SPLIT_SETTINGS = ("source", "acl_dir", "val_fraction", "val_seed")
+SPLIT_SETTINGS = ("source", "acl_dir", "val_fraction", "val_seed", "val_fold")
+SPLIT_DEFAULTS = {"val_fold": 0}  # settings that older checkpoints do not hold
 VIEW_INPUTS = ("input_ids", "wide_ids", "wide_offsets")
 
 
 class ViewsError(ValueError):
     """Ensemble members that cannot be evaluated together: what differs and what to do instead."""
+
+
+def check_same_split(settings: list[dict]) -> None:
+    """Members' data settings that hold out the same validation reviews, or a ViewsError naming what
+    differs. An ensemble of members validated on different reviews has no validation score: each member
+    trained on reviews the others hold out (a checkpoint from before `val_fold` existed used fold 0)."""
+    first = settings[0]
+    for other in settings[1:]:
+        differ = [
+            k
+            for k in SPLIT_SETTINGS
+            if other.get(k, SPLIT_DEFAULTS.get(k)) != first.get(k, SPLIT_DEFAULTS.get(k))
+        ]
+        if differ:
+            raise ViewsError(
+                "these ensemble members were validated on different reviews (data settings "
+                + ", ".join(f"{k}: {first.get(k)!r} vs {other.get(k)!r}" for k in differ)
+                + "): an ensemble needs members trained with the same data.source, data.val_fraction, "
+                "data.val_seed and data.val_fold"
+            )
 
 
 class ViewsDataset(Dataset):
@@ -56,16 +77,7 @@ class ViewsDataModule(L.LightningDataModule):
 
     def __init__(self, views: list[IMDBDataModule]):
         super().__init__()
-        first = views[0].hparams
-        for other in views[1:]:
-            differ = [k for k in SPLIT_SETTINGS if other.hparams.get(k) != first.get(k)]
-            if differ:
-                raise ViewsError(
-                    "these ensemble members were validated on different reviews (data settings "
-                    + ", ".join(f"{k}: {first.get(k)!r} vs {other.hparams.get(k)!r}" for k in differ)
-                    + "): an ensemble needs members trained with the same data.source, data.val_fraction "
-                    "and data.val_seed"
-                )
+        check_same_split([view.hparams for view in views])
         self.views = views
 
     @property

@@ -24,6 +24,8 @@ class LoadedCheckpoint:
     # an ensemble whose members read the reviews differently: (data settings, vocabulary) of each way of
     # reading them, a "view" (see load_ensemble)
     views: list[tuple[dict, Tokenizer]] | None = None
+    # an ensemble: every member's data settings (evaluate checks that they validated on the same reviews)
+    member_data: list[dict] | None = None
 
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
@@ -67,6 +69,7 @@ def load_ensemble(paths: list[str | Path]) -> LoadedCheckpoint:
     if len(keys) > 1:
         readers = [members[member_views.index(v)] for v in range(len(keys))]  # the first member of each view
         first.views = [(m.data_hparams, m.tokenizer) for m in readers]
+    first.member_data = [m.data_hparams for m in members]
     nets = [m.model.net for m in members]
     first.model.net = EnsembleEncoder(nets, member_views=member_views if first.views else None).eval()
     return first

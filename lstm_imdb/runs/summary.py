@@ -1,6 +1,7 @@
 """Many runs (a sweep folder, or any list of run folders) as tables: one row per run, and one row per
-configuration (the runs that differ only in their seed) with the mean ± std over its seeds, since a sweep's
-question is which configuration is best, not which run. `summarize` writes `summary.csv` (runs),
+configuration (the runs that differ only in their seed, or in their validation fold: `data.val_fold`, a
+cross-validation) with the mean ± std over them, since a sweep's question is which configuration is best,
+not which run. `summarize` writes `summary.csv` (runs),
 `configurations.csv`, `summary.md` (both tables) and `summary.png` (each configuration against each swept key)."""
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ COLUMNS = [
 ]
 
 
+# overrides that repeat a configuration rather than change it: `configurations` averages over them
+REPLICATES = ["seed", "data.val_fold"]
+
+
 def run_row(run: RunFolder) -> dict:
     """Overrides and final metrics of one run (metrics missing when the run failed or is still going)."""
     row: dict = {"run": str(run.path)}
@@ -79,27 +84,33 @@ def run_table(folders: list[Path], metric: str = "val/acc_best") -> pd.DataFrame
 
 
 def configuration_keys(df: pd.DataFrame) -> list[str]:
-    """The overrides that tell configurations apart: those that vary between the runs, the seed aside."""
-    overrides = [c for c in df.columns if c not in COLUMNS + ["run", "status", "seed"]]
+    """The overrides that tell configurations apart: those that vary between the runs, the seed and the
+    validation fold aside (the runs a configuration's mean ± std is taken over)."""
+    overrides = [c for c in df.columns if c not in COLUMNS + ["run", "status", *REPLICATES]]
     return [c for c in overrides if df[c].astype(str).nunique() > 1]
 
 
 def configurations(df: pd.DataFrame, metric: str = "val/acc_best") -> pd.DataFrame:
-    """One row per configuration: its keys, how many runs and which seeds, and each metric's mean and std
-    over them (`<metric>` and `<metric> std`), best mean `metric` first."""
+    """One row per configuration: its keys, how many runs, which seeds (and folds), and each metric's mean
+    and std over them (`<metric>` and `<metric> std`), best mean `metric` first."""
     keys = configuration_keys(df)
     by = [df[k].fillna("(not set)").astype(str) for k in keys] or [
         pd.Series("all", index=df.index, name="runs of")
     ]
     metrics = [c for c in COLUMNS if c in df.columns]
     groups = df[metrics].apply(pd.to_numeric, errors="coerce").groupby(by)
-    seeds = df["seed"] if "seed" in df else pd.Series(pd.NA, index=df.index)
+
+    def values(key: str) -> pd.Series:  # which seeds (folds) each configuration's runs had
+        column = df[key] if key in df else pd.Series(pd.NA, index=df.index)
+        return column.groupby(by).agg(
+            lambda s: ",".join(sorted({str(v) for v in s.dropna()}, key=_numeric_first))
+        )
+
     out = pd.concat(
         {
             "runs": groups.size(),
-            "seeds": seeds.groupby(by).agg(
-                lambda s: ",".join(sorted({str(v) for v in s.dropna()}, key=_numeric_first))
-            ),
+            "seeds": values("seed"),
+            **({"folds": values("data.val_fold")} if "data.val_fold" in df else {}),
             **{
                 c: stat for m in metrics for c, stat in ((m, groups[m].mean()), (f"{m} std", groups[m].std()))
             },
