@@ -3,8 +3,8 @@
     python -m lstm_imdb.summarize logs/train/multiruns/<timestamp>
     python -m lstm_imdb.summarize logs/train/runs/<a> logs/train/runs/<b> --metric test/acc
 
-Prints and writes two tables: one row per configuration (the runs that differ only in their seed: the mean
-± std over seeds, best first) and one row per run. Writes `summary.csv` (runs), `configurations.csv`,
+Prints and writes two tables: one row per configuration (the runs that differ only in their seed or
+validation fold, `data.val_fold`: the mean ± std over them, best first) and one row per run. Writes `summary.csv` (runs), `configurations.csv`,
 `summary.md` (both) and `summary.png` (each configuration against each swept key) into the first folder
 given, or into `--out`.
 """
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
     with pd.option_context("display.width", 200, "display.max_columns", 30):
-        print(f"Configurations (mean ± std over seeds), best {args.metric} first:")
+        print(f"Configurations (mean ± std over seeds and folds), best {args.metric} first:")
         print(mean_std_table(configurations(df, args.metric)).to_string(index=False))
         print(f"\nRuns, best {args.metric} first:")
         print(df.drop(columns=["run"]).to_string(index=False))

@@ -29,7 +29,7 @@ from lstm_imdb.data.batching import SIDES, BucketBatchSampler, EvalShardSampler,
 from lstm_imdb.data.cache import is_complete
 from lstm_imdb.data.imdb import IMDBData, open_imdb
 from lstm_imdb.data.sources import SOURCES
-from lstm_imdb.data.split import rows_seen_in, validation_split
+from lstm_imdb.data.split import fold_count, rows_seen_in, validation_split
 from lstm_imdb.data.tokens import TokenizedSplit, build_token_cache, token_cache_dir
 from lstm_imdb.data.wide import wide_features, wide_settings
 from lstm_imdb.utils.paths import default_data_dir
@@ -71,10 +71,10 @@ def validate_data_options(hp) -> None:
             problems.append(f"data.{key}={hp[key]!r}: must be one of {', '.join(SIDES)}")
     if not (isinstance(hp["val_fraction"], (int, float)) and 0 < hp["val_fraction"] < 1):
         problems.append(f"data.val_fraction={hp['val_fraction']!r}: must be in the open interval (0, 1)")
-    elif isinstance(hp["val_fold"], int) and (hp["val_fold"] + 1) * hp["val_fraction"] > 1 + 1e-9:
+    elif isinstance(hp["val_fold"], int) and hp["val_fold"] >= fold_count(hp["val_fraction"]):
         problems.append(
             f"data.val_fold={hp['val_fold']}: with data.val_fraction={hp['val_fraction']:g} the folds are "
-            f"0 to {int(1 / hp['val_fraction'] + 1e-9) - 1}"
+            f"0 to {fold_count(hp['val_fraction']) - 1}"
         )
     if problems:
         raise ValueError("Invalid data config:\n  " + "\n  ".join(problems))

@@ -144,7 +144,7 @@ def summarize(folders: list[Path], metric: str = "val/acc_best", out: Path | Non
     configs.to_csv(out / "configurations.csv", index=False)
     (out / "summary.md").write_text(
         f"# {len(configs)} configurations, {len(df)} runs\n\n"
-        f"## Configurations (mean ± std over seeds), best {metric} first\n\n"
+        f"## Configurations (mean ± std over seeds and folds), best {metric} first\n\n"
         + mean_std_table(configs).to_markdown(index=False)
         + f"\n\n## Runs, best {metric} first\n\n"
         + df.drop(columns=["run"]).to_markdown(index=False, floatfmt=".4f")
@@ -176,7 +176,7 @@ def plot_configurations(df: pd.DataFrame, configs: pd.DataFrame, metric: str, pa
             range(len(labels)), [str(v)[-25:] for v in labels], rotation=30 if len(labels) > 4 else 0
         )
         ax.set_xlabel(key)
-        ax.set_ylabel(f"{metric} (mean ± std over seeds)")
+        ax.set_ylabel(f"{metric} (mean ± std over seeds and folds)")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")

@@ -140,6 +140,28 @@ def test_an_ensemble_of_checkpoints_or_a_run_folder(trained, ckpt, tmp_path):
     assert json.loads(proc.stdout.splitlines()[-1])["prob_positive"] == pytest.approx(members[0], abs=1e-5)
 
 
+def test_evaluate_refuses_members_validated_on_different_folds(ckpt, tmp_path):
+    """Same vocabulary and settings (one view), but trained with another data.val_fold: each member trained
+    on reviews the other holds out, so the ensemble has no validation score. A checkpoint from before
+    folds (no val_fold) counts as fold 0."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    hp = state["datamodule_hyper_parameters"]
+    hp["val_fraction"], hp["val_fold"] = 0.5, 1
+    torch.save(state, tmp_path / "fold1.ckpt")
+    hp["val_fold"] = 0
+    torch.save(state, tmp_path / "fold0.ckpt")
+    del hp["val_fold"]
+    torch.save(state, tmp_path / "before_folds.ckpt")
+    members = f"ckpt_path=[{tmp_path / 'fold0.ckpt'},{tmp_path / 'fold1.ckpt'}]"
+    proc = run_module("lstm_imdb.evaluate", members, root=tmp_path, check=False)
+    assert proc.returncode == 2 and "val_fold: 0 vs 1" in proc.stdout + proc.stderr
+    from lstm_imdb.data.views import check_same_split
+
+    check_same_split(
+        [load_checkpoint(tmp_path / n).data_hparams for n in ("fold0.ckpt", "before_folds.ckpt")]
+    )
+
+
 def test_an_ensemble_with_another_vocabulary_reads_each_review_its_members_ways(ckpt, tmp_path):
     from lstm_imdb.data.tokenizer import fit_tokenizer
 

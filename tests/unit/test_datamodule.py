@@ -80,6 +80,39 @@ def test_validation_split_is_drawn_by_val_seed_only_and_is_disjoint(acl_dir, dat
     assert len(a.splits["train"]) + len(a.splits["val"]) == 200
 
 
+def test_validation_folds_cross_validate_the_train_split(acl_dir, data_dir):
+    """data.val_fold: folds 0..k-1 of one draw hold out disjoint blocks that cover the train split; fold 0 is
+    the split of runs from before folds; each fold's vocabulary is fitted without its own held-out rows."""
+    from lstm_imdb.data.split import validation_split
+
+    assert [a.tolist() for a in validation_split(200, 0.25, 7)] == [
+        a.tolist() for a in validation_split(200, 0.25, 7, fold=0)
+    ]
+    folds = [make_dm(acl_dir, data_dir, val_fraction=0.25, val_seed=7, val_fold=k) for k in range(4)]
+    held = [set(dm.train_val_rows(200)[1]) for dm in folds]
+    assert [len(h) for h in held] == [50] * 4 and set().union(*held) == set(range(200))
+    for dm, rows in zip(folds, held, strict=True):
+        train_rows, _ = dm.train_val_rows(200)
+        assert set(train_rows) == set(range(200)) - rows
+    folds[2].setup()
+    texts = folds[2].dataset["train"]["text"]
+    fit_rows, _ = folds[2].train_val_rows(len(texts))
+    from lstm_imdb.data.tokenizer import fit_tokenizer
+
+    assert folds[2].tokenizer.get_vocab() == fit_tokenizer([texts[i] for i in fit_rows], 50).get_vocab()
+    with pytest.raises(
+        ValueError, match=r"data.val_fold=4: with data.val_fraction=0.25 the folds are 0 to 3"
+    ):
+        make_dm(acl_dir, data_dir, val_fraction=0.25, val_fold=4)
+    # 1/3 of 200 rounds to 67 a fold: the third is cut at the end of the split
+    thirds = [validation_split(200, 0.3333, 7, fold=k)[1] for k in range(3)]
+    assert [len(t) for t in thirds] == [67, 67, 66] and len(set().union(*map(set, thirds))) == 200
+    with pytest.raises(
+        ValueError, match=r"data.val_fold=3: with data.val_fraction=0.3333 the folds are 0 to 2"
+    ):
+        validation_split(200, 0.3333, 7, fold=3)
+
+
 def test_vocabulary_is_fitted_on_the_training_part_only(acl_dir, data_dir):
     from lstm_imdb.data.tokenizer import fit_tokenizer
 

@@ -275,3 +275,29 @@ def test_rows_of_a_named_table_get_a_table_of_their_own_and_chained_commands_run
     results.run_commands(spec, ["abl", "abl2"], root)
     # the shared pretraining runs once, then each row's own command
     assert ran == [["-m", "lstm_imdb.pretrain", "a=1"], ["-m", "lstm_imdb.train", "b=2"], ["-m", "x", "c=3"]]
+
+
+def test_a_cross_validation_row_reads_its_untested_folds_validation_histories(project):
+    """Runs trained with test=false (data.val_fold=0,1,2) count once every epoch is in their history: the
+    row shows the mean ± std of their best val acc over the folds and no test figure; a fold still
+    training is left out."""
+    root, _ = project
+    spec = json.loads(json.dumps(SPEC))
+    spec["rows"]["cv"] = {
+        "title": "whole model, 3-fold CV",
+        "command": "python -m lstm_imdb.train -m data.val_fraction=0.3333 data.val_fold=0,1,2 test=false",
+        "runs": "logs/results/cv/*",
+        "table": "cross-validation",
+    }
+    spec["tables"] = {"cross-validation": "Each setting on every fold."}
+    for fold, accs in enumerate([[0.90, 0.92], [0.91, 0.93], [0.90, 0.94], [0.95]]):
+        folder = root / f"logs/results/cv/{fold}"
+        (folder / ".hydra").mkdir(parents=True)
+        config = {"seed": 42, "test": False, "trainer": {"max_epochs": 2}, "data": {"val_fold": fold}}
+        (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+        history = [{"epoch": e, "val/acc": a, "epoch_s": 10.0} for e, a in enumerate(accs)]
+        (folder / "history.json").write_text(json.dumps(history))
+        (folder / "environment.json").write_text(json.dumps({"git_commit": "abc1234def", "torch_threads": 2}))
+    text = results.generate(root, spec)["docs/results.md"]
+    cv = text.split("## Cross-validation", 1)[1]
+    assert "| whole model, 3-fold CV | 42 (validation folds 0, 1, 2) | 0.9300 ± 0.0100 |  |" in cv

@@ -56,6 +56,17 @@ def test_runs_are_grouped_by_configuration_with_the_spread_over_seeds(tmp_path):
     assert len((tmp_path / "s" / "configurations.csv").read_text().splitlines()) == 3
 
 
+def test_validation_folds_are_pooled_like_seeds(tmp_path):
+    """A cross-validation sweep (data.val_fold=0,1,2 per setting): one row per setting, the mean over folds."""
+    accs = {("800", 0): 0.90, ("800", 1): 0.92, ("800", 2): 0.91, ("3000", 0): 0.91, ("3000", 1): 0.93}
+    for i, ((length, fold), acc) in enumerate(accs.items()):
+        _fake_run(tmp_path / "cv" / str(i), [f"data.sequence_length={length}", f"data.val_fold={fold}"], acc)
+    configs = configurations(run_table([tmp_path / "cv"]))
+    assert list(configs["data.sequence_length"]) == ["3000", "800"] and "data.val_fold" not in configs
+    assert list(configs["folds"]) == ["0,1", "0,1,2"] and list(configs["runs"]) == [2, 3]
+    assert configs["val/acc_best"].tolist() == pytest.approx([0.92, 0.91])
+
+
 def test_the_newest_finished_run_is_reviewed(tmp_path):
     import os
 

@@ -43,8 +43,8 @@ class Run:
     @classmethod
     def read(cls, folder: Path) -> Run | None:
         run = RunFolder(folder)
-        metrics = run.metrics()
-        if "test/acc" not in metrics:
+        metrics = run.metrics() or untested(run)
+        if "test/acc" not in metrics and "val/acc_best" not in metrics:
             return None  # unfinished or failed
         seed = run.seed
         env = run.environment()
@@ -58,6 +58,21 @@ class Run:
         elif metrics.get("val_acc_by_C"):  # the baseline: its best C on validation
             metrics["val"] = max(metrics["val_acc_by_C"].values())
         return cls(folder, metrics, env, seed)
+
+
+def untested(run: RunFolder) -> dict:
+    """The figures of a run trained with `test=false` (a fold of a cross-validation: its choice is made on
+    validation, and test is not read) from its validation history, once it has every epoch; else {}."""
+    config, history = run.config(), run.history()
+    epochs = (config.get("trainer") or {}).get("max_epochs") or 0
+    if config.get("test", True) or not history or len(history) < epochs:
+        return {}
+    return {
+        "val/acc_best": max(r["val/acc"] for r in history),
+        "time/epoch_s": statistics.mean(r["epoch_s"] for r in history),
+        "epochs": len(history),
+        "val_fold": (config.get("data") or {}).get("val_fold", 0),
+    }
 
 
 @dataclass
@@ -79,6 +94,9 @@ class Row:
         if self.ensemble:
             return f"{len(self.runs[0].metrics.get('checkpoints', []))} members"
         seeds = [str(r.seed) for r in self.runs if r.seed is not None]
+        folds = [str(r.metrics["val_fold"]) for r in self.runs if "val_fold" in r.metrics]
+        if folds:  # a cross-validation: the same seed on each fold
+            return f"{', '.join(dict.fromkeys(seeds))} (validation folds {', '.join(folds)})"
         return ", ".join(seeds) if seeds else "-"
 
     def provenance(self) -> dict[str, str]:
