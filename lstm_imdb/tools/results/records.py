@@ -47,6 +47,9 @@ class Run:
         if "test/acc" not in metrics and "val/acc_best" not in metrics:
             return None  # unfinished or failed
         seed = run.seed
+        fold = (run.config().get("data") or {}).get("val_fold")
+        if fold is not None:  # which block of the validation draw it held out (a cross-validation's fold)
+            metrics = {**metrics, "val_fold": fold}
         env = run.environment()
         if not env and metrics.get("checkpoints"):  # an ensemble scored before evaluate kept its own record
             env = RunFolder(Path(metrics["checkpoints"][0]).parents[1]).environment()
@@ -71,7 +74,6 @@ def untested(run: RunFolder) -> dict:
         "val/acc_best": max(r["val/acc"] for r in history),
         "time/epoch_s": statistics.mean(r["epoch_s"] for r in history),
         "epochs": len(history),
-        "val_fold": (config.get("data") or {}).get("val_fold", 0),
     }
 
 
@@ -95,7 +97,7 @@ class Row:
             return f"{len(self.runs[0].metrics.get('checkpoints', []))} members"
         seeds = [str(r.seed) for r in self.runs if r.seed is not None]
         folds = [str(r.metrics["val_fold"]) for r in self.runs if "val_fold" in r.metrics]
-        if folds:  # a cross-validation: the same seed on each fold
+        if len(set(folds)) > 1:  # a cross-validation: the same seed on each fold
             return f"{', '.join(dict.fromkeys(seeds))} (validation folds {', '.join(folds)})"
         return ", ".join(seeds) if seeds else "-"
 
