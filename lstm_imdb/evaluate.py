@@ -43,7 +43,8 @@ from lstm_imdb.training.setup import instantiate_group, tensorboard_writer
 def evaluation_data(loaded: LoadedCheckpoint, overrides: dict) -> IMDBDataModule | ViewsDataModule:
     """The data encoded with the checkpoint's vocabulary and settings, as the model expects, whatever the
     data; for an ensemble whose members read the reviews differently, every member's way at once."""
-    check_same_split(loaded.member_data or [loaded.data_hparams])
+    # the split as each member will read it: an override (data.source, data.acl_dir) applies to all
+    check_same_split([{**hp, **overrides} for hp in loaded.member_data or [loaded.data_hparams]])
     views = loaded.views or [(loaded.data_hparams, loaded.tokenizer)]
     modules = [IMDBDataModule(**{**hp, **overrides}, tokenizer=tokenizer) for hp, tokenizer in views]
     return modules[0] if len(modules) == 1 else ViewsDataModule(modules)
