@@ -39,7 +39,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     texts, labels = list(ds["train"]["text"]), np.asarray(ds["train"]["label"])
     # the LSTMs' validation split (data.val_fraction, data.val_seed, data.val_fold)
     d = cfg.data
-    fit_idx, val_idx = validation_split(len(texts), d.val_fraction, d.val_seed, d.get("val_fold", 0))
+    fit_idx, val_idx = validation_split(len(texts), d.val_fraction, d.val_seed, d.val_fold)
     scores = on_validation(b, texts, labels, fit_idx, val_idx)
     cv = cross_validated(b, texts, labels, b.cv_folds, cfg.seed) if b.cv_folds else {}
     chosen_on = cv or scores  # cross-validation when asked for, else validation

@@ -8,8 +8,8 @@ Batches are dicts: `input_ids` [B, T] int64, `lengths` [B] (real tokens, after t
 The validation split is drawn with `val_seed`, not with the run's `seed`: runs of several seeds (an
 ensemble's members, a seed study) hold out the same reviews, so their validation scores compare, and an
 ensemble of them has a validation score of its own. `val_fold` holds out another block of the same draw:
-runs of folds 0..k-1 cross-validate a whole model (`data/split.py`). The vocabulary is fitted on the training part only,
-unless a `tokenizer` is given (a checkpoint's, to evaluate it): then every split is encoded with that one.
+runs of folds 0..k-1 cross-validate a whole model (`data/split.py`). The vocabulary is fitted on the
+training part only, unless a `tokenizer` is given (a checkpoint's, to evaluate it): then every split is encoded with that one.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from lstm_imdb.data.batching import SIDES, BucketBatchSampler, EvalShardSampler,
 from lstm_imdb.data.cache import is_complete
 from lstm_imdb.data.imdb import IMDBData, open_imdb
 from lstm_imdb.data.sources import SOURCES
-from lstm_imdb.data.split import fold_count, rows_seen_in, validation_split
+from lstm_imdb.data.split import fold_problem, rows_seen_in, validation_split
 from lstm_imdb.data.tokens import TokenizedSplit, build_token_cache, token_cache_dir
 from lstm_imdb.data.wide import wide_features, wide_settings
 from lstm_imdb.utils.paths import default_data_dir
@@ -71,11 +71,8 @@ def validate_data_options(hp) -> None:
             problems.append(f"data.{key}={hp[key]!r}: must be one of {', '.join(SIDES)}")
     if not (isinstance(hp["val_fraction"], (int, float)) and 0 < hp["val_fraction"] < 1):
         problems.append(f"data.val_fraction={hp['val_fraction']!r}: must be in the open interval (0, 1)")
-    elif isinstance(hp["val_fold"], int) and hp["val_fold"] >= fold_count(hp["val_fraction"]):
-        problems.append(
-            f"data.val_fold={hp['val_fold']}: with data.val_fraction={hp['val_fraction']:g} the folds are "
-            f"0 to {fold_count(hp['val_fraction']) - 1}"
-        )
+    elif isinstance(hp["val_fold"], int) and (fold := fold_problem(hp["val_fraction"], hp["val_fold"])):
+        problems.append(fold)
     if problems:
         raise ValueError("Invalid data config:\n  " + "\n  ".join(problems))
 
@@ -136,7 +133,7 @@ class IMDBDataModule(L.LightningDataModule):
         """(training rows, validation rows) of the train split (`val_fraction`, drawn with `val_seed`,
         block `val_fold`)."""
         hp = self.hparams
-        return validation_split(n, hp.val_fraction, hp.val_seed, hp.get("val_fold", 0))
+        return validation_split(n, hp.val_fraction, hp.val_seed, hp.val_fold)
 
     def _token_cache(self, data: IMDBData):
         """(tokenizer, token ids of every split), cached per dataset, vocabulary setting and split; with a
@@ -144,8 +141,7 @@ class IMDBDataModule(L.LightningDataModule):
         hp = self.hparams
         fit_rows, _ = self.train_val_rows(len(data.dataset["train"]))
         # the vocabulary never sees validation reviews (fold 0 keeps the name it had before folds)
-        fold = hp.get("val_fold", 0)
-        fitted_on = f"val{hp.val_fraction:g}s{hp.val_seed}" + (f"f{fold}" if fold else "")
+        fitted_on = f"val{hp.val_fraction:g}s{hp.val_seed}" + (f"f{hp.val_fold}" if hp.val_fold else "")
         fitted = token_cache_dir(self.data_dir, data.cache_key, hp.num_words, fitted_on)
         given = self.given_tokenizer
         text = given.to_str() if given is not None else None

@@ -10,6 +10,16 @@ def fold_count(val_fraction: float) -> int:
     return max(1, round(1 / val_fraction))
 
 
+def fold_problem(val_fraction: float, fold: int) -> str | None:
+    """What is wrong with `fold` as a validation fold for `val_fraction` (None: nothing)."""
+    if 0 <= fold < fold_count(val_fraction):
+        return None
+    return (
+        f"data.val_fold={fold}: with data.val_fraction={val_fraction:g} the folds are 0 to "
+        f"{fold_count(val_fraction) - 1}"
+    )
+
+
 def validation_split(n: int, val_fraction: float, seed: int, fold: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(training rows, validation rows) of a train split of `n` reviews, each sorted: a seeded random
     `val_fraction` of the rows (at least one) is held out for validation.
@@ -17,11 +27,9 @@ def validation_split(n: int, val_fraction: float, seed: int, fold: int = 0) -> t
     `fold` k holds out the k-th such block of the same permutation (the last one cut at the end of the
     split), so folds 0 to `fold_count - 1` of one seed are disjoint: `val_fraction=0.3333` with folds 0, 1, 2
     is 3-fold cross-validation. Fold 0 is the split every run used before folds existed."""
-    if not 0 <= fold < fold_count(val_fraction):
-        raise ValueError(
-            f"data.val_fold={fold}: with data.val_fraction={val_fraction:g} the folds are 0 to "
-            f"{fold_count(val_fraction) - 1}"
-        )
+    problem = fold_problem(val_fraction, fold)
+    if problem:
+        raise ValueError(problem)
     perm = np.random.default_rng(seed).permutation(n)
     n_val = max(1, round(n * val_fraction))
     held = np.zeros(n, dtype=bool)
