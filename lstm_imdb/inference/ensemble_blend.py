@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from lstm_imdb.inference.checkpoint import LoadedCheckpoint
 from lstm_imdb.models.encoder import EnsembleEncoder
+from lstm_imdb.models.wide import score_validation
 from lstm_imdb.runs.folder import write_json
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,14 @@ def validation_member_logits(loaded: LoadedCheckpoint, datamodule) -> tuple[np.n
     model = loaded.model.eval()
     datamodule.setup("validate")
     rows, labels = [], []
-    with torch.inference_mode():
-        for batch in datamodule.val_dataloader():
-            rows.append(model.net.member_logits(batch["input_ids"], **model.wide_inputs(batch)).T)
-            labels.append(batch["labels"])
+    score_validation(model.net, True)  # members refitted with the validation reviews: their held-out fit
+    try:
+        with torch.inference_mode():
+            for batch in datamodule.val_dataloader():
+                rows.append(model.net.member_logits(batch["input_ids"], **model.wide_inputs(batch)).T)
+                labels.append(batch["labels"])
+    finally:
+        score_validation(model.net, False)
     return torch.cat(rows).numpy(), torch.cat(labels).numpy()
 
 

@@ -106,7 +106,8 @@ def graph_input_names(wide: bool) -> list[str]:
 def write_weights(net: nn.Module, path: Path, config: dict) -> None:
     from safetensors.torch import save_file
 
-    state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    # the wide part's held-out fit (refit_with_validation) scores validation only: not part of a served model
+    state = {k: v.detach().contiguous() for k, v in net.state_dict().items() if "held_out." not in k}
     save_file(state, str(path), metadata={"format": FORMAT, "config": json.dumps(config["model"])})
     path.chmod(0o644)  # written private; an export is made to be shared
 

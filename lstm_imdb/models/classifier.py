@@ -23,7 +23,7 @@ from lstm_imdb.models.pretrained import (
     init_from_vectors,
     validate_knowledge_options,
 )
-from lstm_imdb.models.wide import sparse_wide_weights, wide_fit_settings
+from lstm_imdb.models.wide import sparse_wide_weights
 from lstm_imdb.models.wide_hooks import WidePartHooks
 from lstm_imdb.utils.decision import THRESHOLD
 
@@ -80,9 +80,7 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
     ):
         super().__init__()
         self.net = RNNEncoder(**encoder_kwargs)  # validates its options; an unknown one is a TypeError
-        wide_fit = wide_fit_settings(wide_fit) if self.net.wide is not None else None
-        if self.net.wide is not None:
-            self.net.wide.requires_grad_(False)  # fitted by NBSVM in `setup`, then fixed
+        wide_fit = self._prepare_wide_part(wide_fit)
         validate_knowledge_options(vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale)
         for key, value in (
             ("bag_loss_weight", bag_loss_weight),

@@ -47,6 +47,7 @@ WIDE_FIT_KEYS = {
     "seed": 0,
     "max_iter": 1000,
     "blend_on_validation": True,
+    "refit_with_validation": False,
 }
 
 
@@ -71,10 +72,9 @@ def wide_fit_settings(wide_fit) -> dict:
         problems.append(
             f"model.wide_fit.max_features={s['max_features']!r}: null (every bucket) or an integer >= 1"
         )
-    if not isinstance(s["blend_on_validation"], bool):
-        problems.append(
-            f"model.wide_fit.blend_on_validation={s['blend_on_validation']!r}: must be true or false"
-        )
+    for key in ("blend_on_validation", "refit_with_validation"):
+        if not isinstance(s[key], bool):
+            problems.append(f"model.wide_fit.{key}={s[key]!r}: must be true or false")
     if problems:
         raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
     return s
@@ -87,6 +87,9 @@ INDEX_BYTES = 8  # a sparse tensor's int64 index per stored row
 class WideLinear(nn.Module):
     """[sum of the weights of a review's present features] + bias, per review (fp32).
 
+    With `model.wide_fit.refit_with_validation` it holds a second fit, `held_out`, that has not seen the
+    validation reviews: validation reads it (`scoring_validation`, set by `score_validation`),
+    while test and prediction read the weights fitted on every training review.
     Checkpoint files hold the fixed weights as a sparse tensor when that is smaller (`sparse_wide_weights`:
     a fit capped by `max_features` weighs few of the buckets, and the rest are zeros). Either form loads."""
 
@@ -95,9 +98,18 @@ class WideLinear(nn.Module):
         self.weight = nn.EmbeddingBag(buckets, 1, mode="sum")
         nn.init.zeros_(self.weight.weight)
         self.bias = nn.Parameter(torch.zeros(()))
+        self.held_out: WideLinear | None = None  # set by `SentimentClassifier` with refit_with_validation
+        self.scoring_validation = False  # read the held-out fit (validation), not the main one
 
     def forward(self, wide_ids: torch.Tensor, wide_offsets: torch.Tensor) -> torch.Tensor:
+        if self.scoring_validation and self.held_out is not None:
+            return self.held_out(wide_ids, wide_offsets)
         return self.weight(wide_ids, wide_offsets).squeeze(-1).float() + self.bias.float()
+
+    def load_fit(self, weight: np.ndarray, bias: float) -> None:
+        with torch.no_grad():
+            self.weight.weight.copy_(torch.from_numpy(weight).unsqueeze(1))
+            self.bias.fill_(bias)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # runs before the child's load, on load_state_dict's own copy of the dict
@@ -107,17 +119,27 @@ class WideLinear(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
+def score_validation(module: nn.Module, on: bool) -> None:
+    """Every wide layer in `module` (an ensemble's members too) reads its held-out fit, if it has one,
+    while `on`: for validation, whose reviews the main fit has seen under `refit_with_validation`."""
+    for layer in module.modules():
+        if isinstance(layer, WideLinear):
+            layer.scoring_validation = on
+
+
 def sparse_wide_weights(checkpoint: dict, prefix: str) -> None:
-    """The wide layer's weights (at `prefix` in the checkpoint's model states) as a sparse tensor, in place,
-    where that takes fewer bytes than the dense ones (an index and a value for each non-zero weight)."""
+    """The wide layer's weights (at `prefix` in the checkpoint's model states, its held-out fit's too) as
+    a sparse tensor, in place, where that takes fewer bytes than the dense ones (an index and a value for
+    each non-zero weight)."""
     for states in ("state_dict", "current_model_state"):  # the latter: weight averaging's trained weights
         state = checkpoint.get(states) or {}
-        weight = state.get(prefix + WEIGHT_KEY)
-        if weight is None or weight.is_sparse:
-            continue
-        size = weight.element_size()
-        if int(torch.count_nonzero(weight)) * (INDEX_BYTES + size) < weight.numel() * size:
-            state[prefix + WEIGHT_KEY] = weight.to_sparse(sparse_dim=1)  # one index per row, same shape
+        for key in (prefix + WEIGHT_KEY, prefix + "held_out." + WEIGHT_KEY):
+            weight = state.get(key)
+            if weight is None or weight.is_sparse:
+                continue
+            size = weight.element_size()
+            if int(torch.count_nonzero(weight)) * (INDEX_BYTES + size) < weight.numel() * size:
+                state[key] = weight.to_sparse(sparse_dim=1)  # one index per row, same shape
 
 
 @dataclass
@@ -126,6 +148,7 @@ class WideFit:
     bias: float
     out_of_fold: np.ndarray  # [rows] each training row's logit from the fit on the other folds
     seconds: float
+    refit: tuple[np.ndarray, float] | None = None  # (weight, bias) refitted with the extra rows, if any
 
 
 def _fit_nbsvm(X: sparse.csr_matrix, y: np.ndarray, s: dict) -> tuple[np.ndarray, float]:
@@ -139,28 +162,43 @@ def _held_out_logits(X, y, fit_rows, held_rows, s):
     return held_rows, X[held_rows] @ weight + bias
 
 
-def fit_wide(X: sparse.csr_matrix, y: np.ndarray, s: dict) -> WideFit:
-    """NBSVM on all rows of X, and each row's out-of-fold logit (`s`: see `wide_fit_settings`); the fits
-    run in parallel, on as many cores as there are."""
+def fit_wide(
+    X: sparse.csr_matrix,
+    y: np.ndarray,
+    s: dict,
+    extra: tuple[sparse.csr_matrix, np.ndarray] | None = None,
+) -> WideFit:
+    """NBSVM on all rows of X, each row's out-of-fold logit (`s`: see `wide_fit_settings`) and, given
+    `extra` rows, NBSVM refitted on X's rows and those; the fits run in parallel, on as many cores as
+    there are."""
     start = time.perf_counter()
     folds = StratifiedKFold(s["folds"], shuffle=True, random_state=s["seed"]).split(np.zeros(len(y)), y)
     # threads: liblinear releases the GIL, and nothing is copied to other processes
-    with ThreadPoolExecutor(max(1, min(s["folds"] + 1, len(os.sched_getaffinity(0))))) as pool:
+    with ThreadPoolExecutor(max(1, min(s["folds"] + 2, len(os.sched_getaffinity(0))))) as pool:
+        refit = None
+        if extra is not None:  # submitted first: the largest fit
+            refit = pool.submit(
+                _fit_nbsvm, sparse.vstack([X, extra[0]]).tocsr(), np.concatenate([y, extra[1]]), s
+            )
         full = pool.submit(_fit_nbsvm, X, y, s)
         held_out = [pool.submit(_held_out_logits, X, y, fit_rows, held, s) for fit_rows, held in folds]
         weight, bias = full.result()
         held_out = [job.result() for job in held_out]
+        refit = refit.result() if refit is not None else None
     out_of_fold = np.zeros(len(y), dtype=np.float32)
     for rows, logits in held_out:
         out_of_fold[rows] = logits
     seconds = time.perf_counter() - start
-    log.info("Wide part: NBSVM and its %d-fold out-of-fold logits fitted in %.1f s", s["folds"], seconds)
-    return WideFit(weight, bias, out_of_fold, seconds)
+    what = "NBSVM, its refit with the validation reviews" if refit else "NBSVM"
+    log.info("Wide part: %s and its %d-fold out-of-fold logits fitted in %.1f s", what, s["folds"], seconds)
+    return WideFit(weight, bias, out_of_fold, seconds, refit)
 
 
 def fit_wide_layer(layer: WideLinear, datamodule, settings: dict) -> tuple[torch.Tensor, dict]:
     """NBSVM on the datamodule's training part, loaded into `layer`; returns the training rows' out-of-fold
-    logits and what to log about the fit."""
+    logits and what to log about the fit. A layer with a held-out fit (`refit_with_validation`) gets that
+    one there, and NBSVM refitted on the training and validation reviews as its main fit, as
+    `baseline=nbsvm` refits on every training review before its test."""
     wide = getattr(datamodule, "wide", {})
     buckets = layer.weight.num_embeddings
     if "train" not in wide or wide["train"].shape[1] != buckets:
@@ -170,10 +208,13 @@ def fit_wide_layer(layer: WideLinear, datamodule, settings: dict) -> tuple[torch
             "set data.wide (model.wide_buckets follows data.wide.buckets unless overridden)"
         )
     labels = datamodule.splits["train"].labels
-    fitted = fit_wide(wide["train"], labels, settings)
-    with torch.no_grad():
-        layer.weight.weight.copy_(torch.from_numpy(fitted.weight).unsqueeze(1))
-        layer.bias.fill_(fitted.bias)
+    extra = (wide["val"], datamodule.splits["val"].labels) if layer.held_out is not None else None
+    fitted = fit_wide(wide["train"], labels, settings, extra)
+    if fitted.refit is None:
+        layer.load_fit(fitted.weight, fitted.bias)
+    else:
+        layer.held_out.load_fit(fitted.weight, fitted.bias)
+        layer.load_fit(*fitted.refit)
     accuracy = float(((fitted.out_of_fold > 0) == labels).mean())
     log.info("Wide part: out-of-fold accuracy on the training part %.4f", accuracy)
     return torch.from_numpy(fitted.out_of_fold), {

@@ -5,11 +5,28 @@ from __future__ import annotations
 
 import torch
 
-from lstm_imdb.models.wide import fit_blend, fit_wide_layer
+from lstm_imdb.models.wide import (
+    WideLinear,
+    fit_blend,
+    fit_wide_layer,
+    score_validation,
+    wide_fit_settings,
+)
 
 
 class WidePartHooks:
     """Mixed into `SentimentClassifier`; a model without a wide part (`net.wide` None) skips all of it."""
+
+    def _prepare_wide_part(self, wide_fit: dict | None) -> dict | None:
+        """`wide_fit` checked, with its defaults (None without a wide part); the layer fixed, and with
+        `refit_with_validation` given a second, held-out fit."""
+        if self.net.wide is None:
+            return None
+        wide_fit = wide_fit_settings(wide_fit)
+        if wide_fit["refit_with_validation"]:
+            self.net.wide.held_out = WideLinear(self.net.wide.weight.num_embeddings)
+        self.net.wide.requires_grad_(False)  # fitted by NBSVM in `setup`, then fixed
+        return wide_fit
 
     def wide_inputs(self, batch: dict) -> dict:
         """The wide part's input from a batch: while training, the rows' out-of-fold logits. An ensemble
@@ -21,6 +38,13 @@ class WidePartHooks:
         if self.training and self.wide_out_of_fold is not None:
             return {"wide_raw": self.wide_out_of_fold.to(batch["index"].device)[batch["index"]]}
         return {k: batch[k] for k in ("wide_ids", "wide_offsets") if k in batch}
+
+    def on_validation_start(self) -> None:
+        # a wide part refitted with the validation reviews scores them with its fit that has not seen them
+        score_validation(self.net, True)
+
+    def on_validation_end(self) -> None:
+        score_validation(self.net, False)
 
     def _fit_wide_part(self, datamodule) -> None:
         """NBSVM into the wide layer, and the out-of-fold logits that training reads (a resumed fit refits

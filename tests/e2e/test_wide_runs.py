@@ -15,7 +15,11 @@ from lstm_imdb.data import load_imdb
 from lstm_imdb.inference.checkpoint import load_checkpoint
 from lstm_imdb.inference.predictor import Predictor, score
 
-WIDE = ["data.wide={order: 2, buckets: 4096}", "model.wide_fit={folds: 3, C: 1.0}"]
+# as best_single: test and predict read NBSVM refitted with the validation reviews, validation its held-out fit
+WIDE = [
+    "data.wide={order: 2, buckets: 4096}",
+    "model.wide_fit={folds: 3, C: 1.0, refit_with_validation: true}",
+]
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +79,9 @@ def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
     evaluated, _ = _evaluate(root, "eval", [run_dir / "checkpoints" / "best.ckpt"])
     assert evaluated["test/acc"] == tested["test/acc"]
     assert evaluated["test/loss"] == pytest.approx(tested["test/loss"], rel=1e-5)
+    # validation is scored as training scored it: with the wide fit that has not seen those reviews
+    history = json.loads((run_dir / "history.json").read_text())
+    assert evaluated["val/acc"] == pytest.approx(max(r["val/acc"] for r in history))
     # an ensemble of wide models: each member blends its own parts, the batches carry the n-grams
     assert "test/acc" in _evaluate(root, "ensemble", [run_dir / "checkpoints" / "best.ckpt", ckpt])[0]
     # a resumed fit refits the wide part, then loads the checkpoint's layer over it, and trains on
@@ -88,8 +95,10 @@ def test_evaluate_and_resume_read_the_wide_part(wide_run, acl_dir):
     after = torch.load(resumed / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)[
         "state_dict"
     ]
-    wide = "net.wide.weight.weight"
-    assert torch.equal(before[wide].to_dense(), after[wide].to_dense())  # fixed
+    for wide in ("net.wide.weight.weight", "net.wide.held_out.weight.weight"):
+        assert torch.equal(before[wide].to_dense(), after[wide].to_dense())  # fixed
+    # two fits: with and without the validation reviews
+    assert not torch.equal(before["net.wide.weight.weight"].to_dense(), before[wide].to_dense())
     assert not torch.equal(before["net.head.weight"], after["net.head.weight"])  # the recurrence trained
 
 
@@ -145,6 +154,10 @@ def test_a_wide_model_exports_and_its_card_scores_as_predict_without_the_package
     run_module("lstm_imdb.export", f"ckpt_path={run_dir}", f"output_dir={out}", root=root)
     config = json.loads((out / "config.json").read_text())
     assert config["inputs"] == ["input_ids", "wide_ids", "wide_offsets"]
+    from safetensors.torch import load_file
+
+    weights = load_file(out / "model.safetensors")
+    assert "wide.weight.weight" in weights and not any("held_out" in k for k in weights)  # validation only
     assert config["data"]["wide"]["buckets"] == 4096
     want = Predictor(load_checkpoint(run_dir / "checkpoints" / "best.ckpt")).predict_proba(REVIEWS)
     assert np.abs(np.array(score_without_the_package(out, tmp_path)) - want).max() <= 1e-4

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
+from scipy import sparse
 
 from lstm_imdb.data import IMDBDataModule
 from lstm_imdb.data.wide import wide_features, wide_settings
@@ -29,8 +30,7 @@ def wide_model(**kw) -> SentimentClassifier:
         embedding_dim=8,
         hidden_size=8,
         wide_buckets=SETTINGS["buckets"],
-        wide_fit={"folds": 3, "C": 2.0},
-        **kw,
+        **{"wide_fit": {"folds": 3, "C": 2.0}, **kw},
     )
 
 
@@ -77,6 +77,48 @@ def test_the_fitted_layer_is_nbsvm_and_training_reads_out_of_fold_logits(acl_dir
     layer = model.net.wide(eval_in["wide_ids"], eval_in["wide_offsets"])
     np.testing.assert_allclose(layer.numpy(), in_sample[batch["index"].numpy()], rtol=1e-4, atol=1e-4)
     assert not model.net.wide.weight.weight.requires_grad  # fixed: the recurrence learns on top
+
+
+def test_refit_with_validation_tests_with_every_training_review_and_validates_without_them(acl_dir, data_dir):
+    """model.wide_fit.refit_with_validation: test and predict read NBSVM refitted on the training and
+    validation reviews (as baseline=nbsvm refits before its test); validation, and the ensemble blend's
+    validation logits, read the fit that has not seen them; the deep part trains as before."""
+    dm = make_dm(acl_dir, data_dir, wide=SETTINGS)
+    dm.setup("fit")
+    X, y = dm.wide["train"], dm.splits["train"].labels
+    Xv, yv = dm.wide["val"], dm.splits["val"].labels
+    s = wide_fit_settings({"folds": 3, "C": 2.0})
+    alone = fit_wide(X, y, s)
+    model = wide_model(wide_fit={"folds": 3, "C": 2.0, "refit_with_validation": True})
+    model._fit_wide_part(dm)
+    wide = model.net.wide
+    assert not wide.held_out.weight.weight.requires_grad  # fixed as well
+    np.testing.assert_array_equal(wide.held_out.weight.weight.squeeze(1).numpy(), alone.weight)
+    np.testing.assert_array_equal(model.wide_out_of_fold.numpy(), alone.out_of_fold)  # training unchanged
+    both = fit_wide(sparse.vstack([X, Xv]).tocsr(), np.concatenate([y, yv]), s)
+    np.testing.assert_array_equal(wide.weight.weight.squeeze(1).numpy(), both.weight)
+    assert wide.bias.item() == pytest.approx(both.bias)
+    batch = next(iter(dm.val_dataloader()))
+    inputs = {k: batch[k] for k in ("wide_ids", "wide_offsets")}
+    rows = batch["index"].numpy()
+    model.eval()
+    np.testing.assert_allclose(
+        wide(**inputs).numpy(), (Xv @ both.weight + both.bias)[rows], rtol=1e-4, atol=1e-4
+    )
+    model.on_validation_start()  # Lightning's hook: validation reads the held-out fit
+    np.testing.assert_allclose(
+        wide(**inputs).numpy(), (Xv @ alone.weight + alone.bias)[rows], rtol=1e-4, atol=1e-4
+    )
+    model.on_validation_end()
+    assert not wide.scoring_validation
+    # checkpoints store both fits, sparse where smaller, and load into a model of the same settings
+    checkpoint = {"state_dict": model.state_dict()}
+    model.on_save_checkpoint(checkpoint)
+    assert {"net.wide.weight.weight", "net.wide.held_out.weight.weight"} <= set(checkpoint["state_dict"])
+    fresh = wide_model(wide_fit={"folds": 3, "C": 2.0, "refit_with_validation": True})
+    fresh.load_state_dict(checkpoint["state_dict"])
+    assert torch.equal(fresh.net.wide.held_out.weight.weight, wide.held_out.weight.weight)
+    assert wide_model().net.wide.held_out is None  # without the option: one fit, as before
 
 
 def test_the_wide_fit_gives_buckets_in_few_training_reviews_or_outside_the_cap_no_weight(acl_dir, data_dir):
