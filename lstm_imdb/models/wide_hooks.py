@@ -24,7 +24,10 @@ class WidePartHooks:
             return None
         wide_fit = wide_fit_settings(wide_fit)
         if wide_fit["refit_with_validation"]:
-            self.net.wide.held_out = WideLinear(self.net.wide.weight.num_embeddings)
+            # without drawing from the random stream (an EmbeddingBag draws its initial weights), so that
+            # training, validation and the blend are those of the same settings without the refit, bit for bit
+            with torch.random.fork_rng(devices=[]):
+                self.net.wide.held_out = WideLinear(self.net.wide.weight.num_embeddings)
         self.net.wide.requires_grad_(False)  # fitted by NBSVM in `setup`, then fixed
         return wide_fit
 

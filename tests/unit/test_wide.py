@@ -119,6 +119,13 @@ def test_refit_with_validation_tests_with_every_training_review_and_validates_wi
     fresh.load_state_dict(checkpoint["state_dict"])
     assert torch.equal(fresh.net.wide.held_out.weight.weight, wide.held_out.weight.weight)
     assert wide_model().net.wide.held_out is None  # without the option: one fit, as before
+    # the second table draws no random numbers: training's dropout masks are those of the run without it
+    draws = []
+    for refit in (False, True):
+        torch.manual_seed(0)
+        wide_model(wide_fit={"folds": 3, "refit_with_validation": refit})
+        draws.append(torch.rand(4))
+    assert torch.equal(*draws)
 
 
 def test_the_wide_fit_gives_buckets_in_few_training_reviews_or_outside_the_cap_no_weight(acl_dir, data_dir):
