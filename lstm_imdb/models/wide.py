@@ -9,6 +9,9 @@ right on them, so on its own training rows its logit would leave the recurrence 
 training, each training review therefore gets the wide logit of an NBSVM fitted on the *other* folds
 (cross-fitting, `folds`): the recurrence learns to correct the errors NBSVM makes on reviews it has not
 seen, which are the errors it makes on validation and test, where the layer's full fit is used.
+With `refit_with_validation` the layer's main fit also sees the validation reviews (test and prediction
+read it), and a second fit without them (`WideLinear.held_out`) scores validation, where v7's single fit
+did: training, validation and the blend stay the same, only the test reads a fit on more reviews.
 How much each part counts (`blend_on_validation`): after each validation pass of a fit, a logistic
 regression of the labels on the two parts' logits over the validation reviews (three numbers: the wide
 weight, the deep weight, a bias) sets the encoder's `blend`, which the next epoch trains with and the

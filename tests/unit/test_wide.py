@@ -4,6 +4,8 @@ tests/e2e/test_wide_runs.py."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,9 @@ from scipy import sparse
 
 from lstm_imdb.data import IMDBDataModule
 from lstm_imdb.data.wide import wide_features, wide_settings
+from lstm_imdb.inference.ensemble_blend import validation_member_logits
 from lstm_imdb.models import SentimentClassifier
+from lstm_imdb.models.encoder import EnsembleEncoder
 from lstm_imdb.models.linear import NBWeighting, fit_logistic
 from lstm_imdb.models.wide import fit_blend, fit_wide, wide_fit_settings
 
@@ -126,6 +130,34 @@ def test_refit_with_validation_tests_with_every_training_review_and_validates_wi
         wide_model(wide_fit={"folds": 3, "refit_with_validation": refit})
         draws.append(torch.rand(4))
     assert torch.equal(*draws)
+
+
+def test_ensemble_weights_fitted_on_validation_read_the_members_held_out_fits(acl_dir, data_dir):
+    """`ensemble_weights=validation` fits on the members' validation logits: from the fits that have not seen
+    those reviews, as the members' own validation was scored; test reads the refitted ones again after."""
+    dm = make_dm(acl_dir, data_dir, wide=SETTINGS)
+    dm.setup("fit")
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        member = wide_model(wide_fit={"folds": 3, "C": 2.0, "refit_with_validation": True})
+        member._fit_wide_part(dm)
+        members.append(member.eval())
+    ensemble = members[0]
+    nets = [m.net for m in members]
+    ensemble.net = EnsembleEncoder(nets)
+    logits, labels = validation_member_logits(SimpleNamespace(model=ensemble), dm)
+    rows = np.concatenate([b["index"].numpy() for b in dm.val_dataloader()])
+    np.testing.assert_array_equal(labels, dm.splits["val"].labels[rows])
+    X = dm.wide["val"][rows]
+    with torch.no_grad():
+        for k, net in enumerate(nets):
+            held_out = net.wide.held_out
+            wide = X @ held_out.weight.weight.squeeze(1).numpy() + held_out.bias.item()
+            deep = torch.cat([net.deep_logit(b["input_ids"]) for b in dm.val_dataloader()]).numpy()
+            w = net.blend.numpy()
+            np.testing.assert_allclose(logits[:, k], w[0] * wide + w[1] * deep + w[2], rtol=1e-4, atol=1e-4)
+    assert not any(net.wide.scoring_validation for net in nets)  # back to the refitted fits
 
 
 def test_the_wide_fit_gives_buckets_in_few_training_reviews_or_outside_the_cap_no_weight(acl_dir, data_dir):
