@@ -9,7 +9,8 @@ The validation split is drawn with `val_seed`, not with the run's `seed`: runs o
 ensemble's members, a seed study) hold out the same reviews, so their validation scores compare, and an
 ensemble of them has a validation score of its own. `val_fold` holds out another block of the same draw:
 runs of folds 0..k-1 cross-validate a whole model (`data/split.py`). The vocabulary is fitted on the
-training part only, unless a `tokenizer` is given (a checkpoint's, to evaluate it): then every split is encoded with that one.
+training part only, unless a `tokenizer` is given (a checkpoint's, to evaluate it): then every split is
+encoded with that one.
 """
 
 from __future__ import annotations
