@@ -38,6 +38,7 @@ from lstm_imdb.runs.folder import ENVIRONMENT, write_json
 from lstm_imdb.runs.provenance import environment
 from lstm_imdb.runs.report import finish_run
 from lstm_imdb.training.setup import instantiate_group, tensorboard_writer
+from lstm_imdb.training.trainer_config import check_trainer_config
 
 
 def evaluation_data(loaded: LoadedCheckpoint, overrides: dict) -> IMDBDataModule | ViewsDataModule:
@@ -53,6 +54,7 @@ def evaluation_data(loaded: LoadedCheckpoint, overrides: dict) -> IMDBDataModule
 @entry("evaluate", usage_errors=(EnsembleWeightsError, ViewsError))
 def main(cfg: DictConfig) -> dict[str, float]:
     env = environment()  # the code as it stood when the command started
+    check_trainer_config(cfg.get("trainer"))
     loaded, paths = load_model(cfg.ckpt_path)
     overrides = {k: v for k, v in cfg.data.items() if v is not None}
     datamodule = evaluation_data(loaded, overrides)

@@ -197,35 +197,6 @@ def fit_wide(
     return WideFit(weight, bias, out_of_fold, seconds, refit)
 
 
-def fit_wide_layer(layer: WideLinear, datamodule, settings: dict) -> tuple[torch.Tensor, dict]:
-    """NBSVM on the datamodule's training part, loaded into `layer`; returns the training rows' out-of-fold
-    logits and what to log about the fit. A layer with a held-out fit (`refit_with_validation`) gets that
-    one there, and NBSVM refitted on the training and validation reviews as its main fit, as
-    `baseline=nbsvm` refits on every training review before its test."""
-    wide = getattr(datamodule, "wide", {})
-    buckets = layer.weight.num_embeddings
-    if "train" not in wide or wide["train"].shape[1] != buckets:
-        have = wide["train"].shape[1] if "train" in wide else None
-        raise ValueError(
-            f"model.wide_buckets={buckets}: the datamodule's wide features have {have} buckets; "
-            "set data.wide (model.wide_buckets follows data.wide.buckets unless overridden)"
-        )
-    labels = datamodule.splits["train"].labels
-    extra = (wide["val"], datamodule.splits["val"].labels) if layer.held_out is not None else None
-    fitted = fit_wide(wide["train"], labels, settings, extra)
-    if fitted.refit is None:
-        layer.load_fit(fitted.weight, fitted.bias)
-    else:
-        layer.held_out.load_fit(fitted.weight, fitted.bias)
-        layer.load_fit(*fitted.refit)
-    accuracy = float(((fitted.out_of_fold > 0) == labels).mean())
-    log.info("Wide part: out-of-fold accuracy on the training part %.4f", accuracy)
-    return torch.from_numpy(fitted.out_of_fold), {
-        "fit_s": round(fitted.seconds, 1),
-        "train_out_of_fold_acc": accuracy,
-    }
-
-
 def fit_blend(deep: torch.Tensor, wide: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """(wide weight, deep weight, bias): the logistic regression of `labels` on the two parts' logits."""
     X = torch.stack([wide, deep], dim=1).double().cpu().numpy()

@@ -3,15 +3,14 @@ NBSVM when a fit starts, the out-of-fold logits that training reads, and the ble
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
-from lstm_imdb.models.wide import (
-    WideLinear,
-    fit_blend,
-    fit_wide_layer,
-    score_validation,
-    wide_fit_settings,
-)
+from lstm_imdb.models.wide import WideLinear, fit_blend, score_validation, wide_fit_settings
+from lstm_imdb.models.wide_cache import cached_fit_wide
+
+log = logging.getLogger(__name__)
 
 
 class WidePartHooks:
@@ -73,3 +72,36 @@ class WidePartHooks:
         self.val_metrics.update(torch.sigmoid(logits), labels)
         loss = self.loss_fn(logits, labels.float())
         self.log("val/loss", loss, prog_bar=True, batch_size=len(labels), sync_dist=True)
+
+
+def fit_wide_layer(layer: WideLinear, datamodule, settings: dict) -> tuple[torch.Tensor, dict]:
+    """NBSVM on the datamodule's training part, loaded into `layer` (read from the data folder's cache when
+    an earlier run made the same fit: models/wide_cache.py); returns the training rows' out-of-fold logits
+    and what to log about the fit. A layer with a held-out fit (`refit_with_validation`) gets that one
+    there, and NBSVM refitted on the training and validation reviews as its main fit, as `baseline=nbsvm`
+    refits on every training review before its test."""
+    wide = getattr(datamodule, "wide", {})
+    buckets = layer.weight.num_embeddings
+    if "train" not in wide or wide["train"].shape[1] != buckets:
+        have = wide["train"].shape[1] if "train" in wide else None
+        raise ValueError(
+            f"model.wide_buckets={buckets}: the datamodule's wide features have {have} buckets; "
+            "set data.wide (model.wide_buckets follows data.wide.buckets unless overridden)"
+        )
+    labels = datamodule.splits["train"].labels
+    extra = (wide["val"], datamodule.splits["val"].labels) if layer.held_out is not None else None
+    fitted, cached = cached_fit_wide(
+        wide["train"], labels, settings, extra, getattr(datamodule, "data_dir", None)
+    )
+    if fitted.refit is None:
+        layer.load_fit(fitted.weight, fitted.bias)
+    else:
+        layer.held_out.load_fit(fitted.weight, fitted.bias)
+        layer.load_fit(*fitted.refit)
+    accuracy = float(((fitted.out_of_fold > 0) == labels).mean())
+    log.info("Wide part: out-of-fold accuracy on the training part %.4f", accuracy)
+    return torch.from_numpy(fitted.out_of_fold), {
+        "fit_s": round(fitted.seconds, 1),
+        "cached": cached,
+        "train_out_of_fold_acc": accuracy,
+    }

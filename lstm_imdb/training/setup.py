@@ -18,6 +18,7 @@ from lstm_imdb.training.callbacks import MetricHistory
 from lstm_imdb.training.hparams import print_config_tree, print_overrides
 from lstm_imdb.training.precision import check_precision
 from lstm_imdb.training.resume import check_fits, resume_checkpoint
+from lstm_imdb.training.trainer_config import check_trainer_config
 
 
 def instantiate_group(cfg: DictConfig | None) -> list:
@@ -71,6 +72,7 @@ def show_config(cfg: DictConfig, model_key: str) -> None:
 def build_run(cfg: DictConfig, model_key: str = "model") -> Run:
     """Everything `cfg` describes, built; `model_key`: the config node of the LightningModule."""
     show_config(cfg, model_key)
+    check_trainer_config(cfg.get("trainer"))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     resumed = resume_checkpoint(cfg, ("data", model_key))  # (path, contents), read once here

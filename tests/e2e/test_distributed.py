@@ -1,5 +1,6 @@
 """DDP correct, not just running: two CPU processes (gloo) on tiny data, with the default trainer config
-(`trainer.devices=2`: Lightning picks DDP itself) and with `trainer=ddp`, bucketed and padded batches.
+(`trainer.devices=2`: Lightning picks DDP itself) and with `trainer=ddp`, bucketed and padded batches, the
+latter with a wide part.
 Every validation and test review is scored exactly once, the report covers all of them, only rank 0
 writes, and the result equals a single-process evaluation of the same checkpoint. A non-finite loss on
 one rank stops every rank, with no hang."""
@@ -21,9 +22,15 @@ def _report_counts(path) -> dict[str, int]:
     "config",
     [
         ["data.bucket=true"],  # the default trainer config: Lightning chooses DDP for 2 devices
-        ["trainer=ddp", "data.bucket=false"],  # every review padded to the same length
+        # every review padded to the same length; a wide part, whose NBSVM one rank fits and the other reads
+        [
+            "trainer=ddp",
+            "data.bucket=false",
+            "data.wide={order: 2, buckets: 4096}",
+            "model.wide_fit={folds: 3}",
+        ],
     ],
-    ids=["default-trainer-bucketed", "trainer=ddp-padded"],
+    ids=["default-trainer-bucketed", "trainer=ddp-padded-wide"],
 )
 def test_two_processes_score_every_review_once_and_match_one_process(acl_dir, tmp_path, config):
     run = tmp_path / "ddp"
@@ -57,6 +64,8 @@ def test_two_processes_score_every_review_once_and_match_one_process(acl_dir, tm
     assert 0.5 * logged["time/fit_s"] <= spent <= logged["time/fit_s"]
     assert not list(run.glob("**/test_metrics.json"))[1:]  # written once, by rank 0
     if "trainer=ddp" in config:
+        out = proc.stdout + proc.stderr  # the ranks fit the wide part once, in the data folder's cache
+        assert out.count("out-of-fold logits fitted in") == 1 and out.count("NBSVM fit read in") == 1
         return  # the same evaluation of a checkpoint as below: once is enough
 
     single = tmp_path / "single"

@@ -124,6 +124,7 @@ def test_predict_refuses_bad_checkpoints_and_inputs_cleanly(trained, tmp_path):
         ("model.hidden_size=-1", "model.hidden_size=-1"),
         ("data.val_fraction=1.5", "data.val_fraction=1.5"),
         ("model.pooling=attention", "model.pooling"),
+        ("trainer.max_epochs=six", "trainer.max_epochs='six': must be an integer"),
     ],
 )
 def test_bad_overrides_fail_before_data_work(acl_dir, tmp_path, override, message):

@@ -53,3 +53,45 @@ def test_weighted_ensemble_and_weights_fitted_on_validation(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="is not an ensemble_weights.json"):
         read_ensemble_weights(tmp_path / "bad.json", paths)
+
+
+def test_trainer_values_the_fit_loop_would_fail_on_are_refused_at_set_up():
+    """Values Lightning's Trainer accepts when built but fails on inside the fit loop (after data loading and
+    a wide model's NBSVM fit): refused up front, each named with what it takes; sound configs pass."""
+    import pytest
+    from hydra import compose, initialize_config_dir
+
+    from lstm_imdb.cli import startup
+    from lstm_imdb.training.trainer_config import check_trainer_config
+    from lstm_imdb.utils.paths import CONFIG_DIR
+
+    startup()
+    for experiment in ("keras_tutorial", "best_single", "best"):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            check_trainer_config(compose("train", [f"experiment={experiment}"]).trainer)
+    good = {
+        "max_epochs": -1,
+        "min_epochs": None,
+        "max_steps": 100,
+        "gradient_clip_val": 0.5,
+        "deterministic": "warn",
+    }
+    check_trainer_config(good)
+    check_trainer_config({"max_epochs": 3, "check_val_every_n_epoch": None, "num_sanity_val_steps": -1})
+    for bad, message in [
+        ({"max_epochs": "six"}, "trainer.max_epochs='six': must be an integer >= 0, -1 (no limit) or null"),
+        ({"max_epochs": 2.5}, "trainer.max_epochs=2.5"),
+        ({"max_epochs": True}, "trainer.max_epochs=True"),
+        ({"check_val_every_n_epoch": 0}, "trainer.check_val_every_n_epoch=0: must be an integer >= 1"),
+        ({"accumulate_grad_batches": 0}, "trainer.accumulate_grad_batches=0: must be an integer >= 1"),
+        ({"gradient_clip_val": -1.0}, "trainer.gradient_clip_val=-1.0: must be a number >= 0"),
+        ({"num_sanity_val_steps": "two"}, "trainer.num_sanity_val_steps='two'"),
+        ({"deterministic": "yes"}, "trainer.deterministic='yes': must be true, false, warn or null"),
+        ({"min_epochs": 5, "max_epochs": 2}, "trainer.min_epochs=5 > trainer.max_epochs=2"),
+    ]:
+        with pytest.raises(ValueError, match="Invalid trainer config") as err:
+            check_trainer_config(bad)
+        assert message in str(err.value)
+    with pytest.raises(ValueError) as err:  # every bad key at once
+        check_trainer_config({"max_epochs": "x", "log_every_n_steps": 0})
+    assert "trainer.max_epochs='x'" in str(err.value) and "trainer.log_every_n_steps=0" in str(err.value)

@@ -132,6 +132,42 @@ def test_refit_with_validation_tests_with_every_training_review_and_validates_wi
     assert torch.equal(*draws)
 
 
+def test_the_nbsvm_fit_is_cached_by_what_it_reads_and_a_corrupt_entry_is_refitted(acl_dir, data_dir, caplog):
+    """A second fit of the same data and settings (another seed of `experiment=best`, a resume, a DDP rank)
+    reads the first's fit from the data folder, bit for bit; other settings or the refit are other entries;
+    a damaged entry is refitted, not used."""
+    dm = make_dm(acl_dir, data_dir, wide=SETTINGS)
+    dm.setup("fit")
+    X, y = dm.wide["train"], dm.splits["train"].labels
+    fresh = fit_wide(X, y, wide_fit_settings({"folds": 3, "C": 2.0}))
+
+    def layer_of(**wide_fit):
+        model = wide_model(wide_fit={"folds": 3, "C": 2.0, **wide_fit})
+        model._fit_wide_part(dm)
+        return model
+
+    first, second = layer_of(), layer_of()
+    assert not first.knowledge["wide"]["cached"] and second.knowledge["wide"]["cached"]
+    for model in (first, second):
+        np.testing.assert_array_equal(model.net.wide.weight.weight.squeeze(1).numpy(), fresh.weight)
+        assert model.net.wide.bias.item() == np.float32(fresh.bias)
+        np.testing.assert_array_equal(model.wide_out_of_fold.numpy(), fresh.out_of_fold)
+    entries = sorted((data_dir / "wide_fits").glob("nbsvm-*"))
+    assert len(entries) == 1
+    assert not layer_of(C=1.0).knowledge["wide"]["cached"]  # another C: another fit
+    refit = layer_of(refit_with_validation=True)  # the refit reads the validation rows too: another entry
+    assert not refit.knowledge["wide"]["cached"]
+    assert layer_of(refit_with_validation=True).knowledge["wide"]["cached"]
+    assert len(list((data_dir / "wide_fits").glob("nbsvm-*"))) == 3
+
+    (entries[0] / "fit.npz").write_bytes(b"truncated")
+    with caplog.at_level("WARNING"):
+        again = layer_of()
+    assert "incomplete or corrupt: rebuilding it" in caplog.text and not again.knowledge["wide"]["cached"]
+    np.testing.assert_array_equal(again.wide_out_of_fold.numpy(), fresh.out_of_fold)
+    assert layer_of().knowledge["wide"]["cached"]
+
+
 def test_ensemble_weights_fitted_on_validation_read_the_members_held_out_fits(acl_dir, data_dir):
     """`ensemble_weights=validation` fits on the members' validation logits: from the fits that have not seen
     those reviews, as the members' own validation was scored; test reads the refitted ones again after."""
