@@ -1,8 +1,9 @@
 """`trainer.*` values checked before any work. Lightning's Trainer accepts some bad values when it is built
 (`max_epochs=six`, `check_val_every_n_epoch=0`, `accumulate_grad_batches=0`) and fails only inside the fit
 loop, after the data is loaded and a wide model's NBSVM is fitted; these fail at set-up instead, every bad
-key named with what it takes. The values Lightning itself refuses when it is built (precision, devices,
-accelerator, limit_*_batches) are left to its own messages."""
+key named with what it takes. `min_epochs` above `max_epochs` is refused too: the fit loop would stop at
+`max_epochs` without a word, short of the minimum asked for. The values Lightning itself refuses when it is
+built (precision, devices, accelerator, limit_*_batches) are left to its own messages."""
 
 from __future__ import annotations
 
