@@ -3,8 +3,8 @@ entry point with the project's exit codes.
 
     0    done
     1    training stopped on a non-finite loss (in a sweep the trial reports NaN and the sweep goes on)
-    2    bad input, found before any work: a checkpoint that is missing or not ours, an unreadable input,
-         a precision the machine cannot train in
+    2    bad input, found before any work: a config value the command refuses (utils/errors.py), a
+         checkpoint that is missing or not ours, an unreadable input, a precision the machine cannot train in
     143  stopped by SIGTERM; the run saved a checkpoint to resume from (the log says how)
 """
 
@@ -67,9 +67,9 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
     from hydra.types import RunMode
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from lstm_imdb.runs.folder import remove_unstarted_run
     from lstm_imdb.training.precision import PrecisionError
     from lstm_imdb.utils.checkpoint_file import CheckpointError
+    from lstm_imdb.utils.errors import ConfigError, config_error_in
 
     def wrap(task: Callable) -> Callable:
         @functools.wraps(task)
@@ -83,17 +83,15 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
                 if HydraConfig.get().mode == RunMode.MULTIRUN:
                     return float("nan")
                 sys.exit(1)
-            except (CheckpointError, PrecisionError, *usage_errors) as err:
-                log.error("%s", err)
-                out = Path(HydraConfig.get().runtime.output_dir)
-                # a run folder made for this command (never the working directory, as predict's)
-                if out.resolve() != Path.cwd().resolve() and remove_unstarted_run(out):
-                    log.error("Nothing was run: removed its run folder %s", out)
-                sys.exit(2)
+            except (CheckpointError, PrecisionError, ConfigError, *usage_errors) as err:
+                _refuse(err)
             except SIGTERMException:
                 log.error("Stopped by SIGTERM (see the message above for how to resume)")
                 sys.exit(143)
-            except Exception:
+            except Exception as err:
+                # a config value refused inside Hydra's instantiate arrives wrapped in its exception
+                if (refused := config_error_in(err)) is not None:
+                    _refuse(refused)
                 _mark_failed()
                 raise
 
@@ -113,6 +111,21 @@ def entry(config_name: str, usage_errors: tuple[type[BaseException], ...] = ()) 
         return main
 
     return wrap
+
+
+def _refuse(err: BaseException) -> None:
+    """Bad input: the message without a traceback, the run folder removed if nothing was run in it, exit
+    code 2. A folder with work in it stays as it is: it may be the run a bad resume pointed at."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from lstm_imdb.runs.folder import remove_unstarted_run
+
+    log.error("%s", err)
+    out = Path(HydraConfig.get().runtime.output_dir)
+    # a run folder made for this command (never the working directory, as predict's)
+    if out.resolve() != Path.cwd().resolve() and remove_unstarted_run(out):
+        log.error("Nothing was run: removed its run folder %s", out)
+    sys.exit(2)
 
 
 def _mark_failed() -> None:

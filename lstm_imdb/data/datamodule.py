@@ -33,6 +33,7 @@ from lstm_imdb.data.sources import SOURCES
 from lstm_imdb.data.split import fold_problem, rows_seen_in, validation_split
 from lstm_imdb.data.tokens import TokenizedSplit, build_token_cache, token_cache_dir
 from lstm_imdb.data.wide import wide_features, wide_settings
+from lstm_imdb.utils.errors import refuse
 from lstm_imdb.utils.paths import default_data_dir
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,7 @@ def validate_data_options(hp) -> None:
         problems.append(f"data.val_fraction={hp['val_fraction']!r}: must be in the open interval (0, 1)")
     elif isinstance(hp["val_fold"], int) and (fold := fold_problem(hp["val_fraction"], hp["val_fold"])):
         problems.append(fold)
-    if problems:
-        raise ValueError("Invalid data config:\n  " + "\n  ".join(problems))
+    refuse("data", problems)
 
 
 class IMDBDataModule(L.LightningDataModule):

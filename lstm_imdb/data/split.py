@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lstm_imdb.utils.errors import ConfigError
+
 
 def fold_count(val_fraction: float) -> int:
     """How many validation folds one draw holds: 1 / val_fraction, to the nearest whole number."""
@@ -29,7 +31,7 @@ def validation_split(n: int, val_fraction: float, seed: int, fold: int = 0) -> t
     is 3-fold cross-validation. Fold 0 is the split every run used before folds existed."""
     problem = fold_problem(val_fraction, fold)
     if problem:
-        raise ValueError(problem)
+        raise ConfigError(problem)
     perm = np.random.default_rng(seed).permutation(n)
     n_val = max(1, round(n * val_fraction))
     held = np.zeros(n, dtype=bool)

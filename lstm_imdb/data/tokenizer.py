@@ -12,6 +12,8 @@ from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 
+from lstm_imdb.utils.errors import ConfigError
+
 PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
 # Bump when normalization changes: token caches are keyed on it.
@@ -35,7 +37,7 @@ def new_tokenizer() -> Tokenizer:
 def fit_tokenizer(texts, num_words: int) -> Tokenizer:
     """Vocabulary of the `num_words - 2` most frequent words of `texts` (plus PAD=0 and UNK=1)."""
     if num_words < 2:
-        raise ValueError(
+        raise ConfigError(
             f"data.num_words must be >= 2 (padding and unknown take ids 0 and 1), got {num_words}"
         )
     tok = new_tokenizer()

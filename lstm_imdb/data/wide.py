@@ -16,6 +16,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from lstm_imdb.utils.errors import refuse
+
 # words, and every punctuation mark a token of its own (`don ' t`), as baseline=nbsvm tokenizes
 # (docs/quality.md compares tokenizations)
 TOKEN_PATTERN = "(?u)\\w+|[^\\w\\s]"
@@ -44,8 +46,7 @@ def wide_settings(wide) -> dict | None:
         problems.append(
             f"data.wide.token_pattern={settings['token_pattern']!r}: must be a regular expression"
         )
-    if problems:
-        raise ValueError("Invalid data config:\n  " + "\n  ".join(problems))
+    refuse("data", problems)
     return settings
 
 

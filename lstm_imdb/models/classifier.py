@@ -17,7 +17,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Sco
 
 from lstm_imdb.models.adversarial import adversarial_perturbation
 from lstm_imdb.models.encoder import RNNEncoder
-from lstm_imdb.models.optim import build_optimizers, check_target, plain
+from lstm_imdb.models.optim import build_optimizers, check_optimizers, plain
 from lstm_imdb.models.pretrained import (
     init_from_language_model,
     init_from_vectors,
@@ -26,6 +26,7 @@ from lstm_imdb.models.pretrained import (
 from lstm_imdb.models.wide import sparse_wide_weights
 from lstm_imdb.models.wide_hooks import WidePartHooks
 from lstm_imdb.utils.decision import THRESHOLD
+from lstm_imdb.utils.errors import ConfigError
 
 # The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
 TEST_SPLITS = ("test", "rotten_tomatoes")
@@ -87,9 +88,9 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
             ("deep_loss_weight", deep_loss_weight),
         ):
             if not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"Invalid model config:\n  model.{key}={value!r}: must be a number >= 0")
+                raise ConfigError(f"Invalid model config:\n  model.{key}={value!r}: must be a number >= 0")
         if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"Invalid model config:\n  model.label_smoothing={label_smoothing!r}: must be in [0, 1) "
                 "(0: off; 0.1 trains towards 0.05 and 0.95)"
             )
@@ -97,13 +98,12 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
             self.net.embedding.weight.requires_grad_(False)
         optimizer = plain(optimizer) or dict(DEFAULT_OPTIMIZER)
         scheduler = plain(scheduler) or None  # model/scheduler=none composes to {}
-        check_target("model.optimizer", optimizer, torch.optim.Optimizer)
-        check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
         lr = optimizer.get("lr", 1.0)
         if not isinstance(lr, (int, float)) or not (0 < lr < math.inf):
-            raise ValueError(f"model.optimizer.lr={lr!r}: must be a finite number > 0")
+            raise ConfigError(f"model.optimizer.lr={lr!r}: must be a finite number > 0")
+        check_optimizers(optimizer, scheduler)
         if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"model.scheduler_interval={scheduler_interval!r}: must be epoch or step")
+            raise ConfigError(f"model.scheduler_interval={scheduler_interval!r}: must be epoch or step")
         self.save_hyperparameters(
             {
                 **encoder_kwargs,
@@ -256,6 +256,11 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
         )
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
         return total
+
+    @property
+    def validation_metrics(self) -> set[str]:
+        """What every validation pass logs: what callbacks and the scheduler may monitor."""
+        return {"val/loss", "val/acc_best", *self.val_metrics.keys()}
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         if self.net.wide is not None:  # scored at the epoch's end, with the blend fitted on them

@@ -22,6 +22,7 @@ from lstm_imdb.models.ngram import NgramBag
 from lstm_imdb.models.recurrence import real_tokens_first, recurrent_params, run_padding_free
 from lstm_imdb.models.regularization import INITS, init_keras_, word_dropout
 from lstm_imdb.models.wide import WideLinear
+from lstm_imdb.utils.errors import refuse
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "mean", "max", "mean_max")
@@ -50,8 +51,7 @@ def validate_encoder_options(hp: dict) -> None:
     for key, allowed in (("cell", tuple(CELLS)), ("pooling", POOLINGS), ("init", INITS)):
         if hp[key] not in allowed:
             problems.append(f"model.{key}={hp[key]!r}: must be one of {', '.join(allowed)}")
-    if problems:
-        raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
+    refuse("model", problems)
 
 
 def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:

@@ -21,10 +21,13 @@ from torchmetrics import Metric
 
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.models.encoder import CELLS, locked_dropout
-from lstm_imdb.models.optim import build_optimizers, plain
+from lstm_imdb.models.optim import build_optimizers, check_optimizers, plain
 from lstm_imdb.models.pretrained import LM_KIND, init_from_vectors
 from lstm_imdb.models.recurrence import real_tokens_first, recurrent_params, run_padding_free
 from lstm_imdb.models.regularization import init_keras_
+from lstm_imdb.utils.errors import refuse
+
+DEFAULT_LM_OPTIMIZER = {"_target_": "torch.optim.AdamW", "lr": 3e-3}
 
 
 def validate_lm_options(hp: dict) -> None:
@@ -47,8 +50,7 @@ def validate_lm_options(hp: dict) -> None:
         problems.append(
             f"lm.cutoffs={cutoffs}: must increase, each between 0 and the vocabulary size ({hp['vocab_size']})"
         )
-    if problems:
-        raise ValueError("Invalid language-model config:\n  " + "\n  ".join(problems))
+    refuse("language-model", problems)
 
 
 class WeightedMean(Metric):
@@ -96,6 +98,7 @@ class LanguageModel(L.LightningModule):
         cutoffs = [int(c) for c in cutoffs]
         optimizer, scheduler = plain(optimizer), plain(scheduler)  # checkpoints load with weights_only
         validate_lm_options(dict(locals()))
+        check_optimizers(optimizer or DEFAULT_LM_OPTIMIZER, scheduler)
         self.save_hyperparameters()  # the arguments as they are now
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.rnn = CELLS[cell](
@@ -187,10 +190,9 @@ class LanguageModel(L.LightningModule):
         checkpoint["vocab"] = self.trainer.datamodule.tokenizer.get_vocab()
 
     def configure_optimizers(self):
-        default = {"_target_": "torch.optim.AdamW", "lr": 3e-3}
         return build_optimizers(
             list(self.parameters()),
-            self.hparams.optimizer or default,
+            self.hparams.optimizer or DEFAULT_LM_OPTIMIZER,
             self.hparams.scheduler,
             lambda: self.trainer.estimated_stepping_batches,
         )

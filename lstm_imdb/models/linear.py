@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from lstm_imdb.data.wide import clean, hashing_vectorizer
+from lstm_imdb.utils.errors import ConfigError
 
 FEATURES = ("tfidf", "binary", "hashed")
 
@@ -70,25 +71,25 @@ def is_feature_cap(value) -> bool:
 def check_options(cfg: DictConfig) -> None:
     """A wrong baseline option fails before the data is read, naming the key and what it takes."""
     if cfg.features not in FEATURES:
-        raise ValueError(f"baseline.features={cfg.features!r}: choose one of {', '.join(FEATURES)}")
+        raise ConfigError(f"baseline.features={cfg.features!r}: choose one of {', '.join(FEATURES)}")
     lo, hi = cfg.ngram_range
     if not 1 <= lo <= hi:
-        raise ValueError(f"baseline.ngram_range={list(cfg.ngram_range)}: need 1 <= min <= max, e.g. [1, 3]")
+        raise ConfigError(f"baseline.ngram_range={list(cfg.ngram_range)}: need 1 <= min <= max, e.g. [1, 3]")
     if cfg.features == "hashed" and lo != 1:
-        raise ValueError(
+        raise ConfigError(
             f"baseline.ngram_range={list(cfg.ngram_range)}: hashed features start at unigrams ([1, n])"
         )
     for key in ("C", "beta"):
         values = as_list(cfg[key])
         if not values or any(not isinstance(v, (int, float)) or v <= 0 for v in values):
-            raise ValueError(f"baseline.{key}={values}: give one positive number or a list of them")
+            raise ConfigError(f"baseline.{key}={values}: give one positive number or a list of them")
     if not is_feature_cap(cfg.max_features):
-        raise ValueError(f"baseline.max_features={cfg.max_features!r}: null (no cap) or an integer >= 1")
+        raise ConfigError(f"baseline.max_features={cfg.max_features!r}: null (no cap) or an integer >= 1")
     folds = cfg.cv_folds
     if not isinstance(folds, int) or isinstance(folds, bool) or folds == 1 or folds < 0:
-        raise ValueError(f"baseline.cv_folds={folds!r}: 0 (choose on validation) or a number of folds >= 2")
+        raise ConfigError(f"baseline.cv_folds={folds!r}: 0 (choose on validation) or a number of folds >= 2")
     if any(b > 1 for b in as_list(cfg.beta)):
-        raise ValueError(f"baseline.beta={as_list(cfg.beta)}: the interpolation weight lies in (0, 1]")
+        raise ConfigError(f"baseline.beta={as_list(cfg.beta)}: the interpolation weight lies in (0, 1]")
 
 
 def as_list(value) -> list:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
+
+from lstm_imdb.utils.errors import ConfigError
 
 
 def plain(cfg):
@@ -17,13 +20,13 @@ def check_target(key: str, cfg: dict | None, base: type) -> None:
         return
     target = cfg.get("_target_") if isinstance(cfg, dict) else None
     if not target:
-        raise ValueError(f"{key} needs a _target_ (e.g. torch.optim.Adam), got {cfg}")
+        raise ConfigError(f"{key} needs a _target_ (e.g. torch.optim.Adam), got {cfg}")
     try:
         cls = get_class(target)
     except Exception as err:
-        raise ValueError(f"{key}._target_={target!r}: cannot be imported ({err})") from err
+        raise ConfigError(f"{key}._target_={target!r}: cannot be imported ({err})") from err
     if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise ValueError(f"{key}._target_={target!r}: not a {base.__module__}.{base.__name__}")
+        raise ConfigError(f"{key}._target_={target!r}: not a {base.__module__}.{base.__name__}")
 
 
 def build_optimizers(
@@ -58,3 +61,23 @@ def build_optimizers(
         "optimizer": built,
         "lr_scheduler": {"scheduler": lr_scheduler, "monitor": monitor, "interval": interval},
     }
+
+
+def check_optimizers(optimizer: dict, scheduler: dict | None) -> None:
+    """Fail before any data work on a `_target_` that is not an optimizer or scheduler, or on settings that
+    it refuses (`weight_decay=-1`, a misspelled keyword): both are built once here, on a stand-in parameter,
+    as `configure_optimizers` builds them only once the data is loaded (a wide model: after its NBSVM fit)."""
+    check_target("model.optimizer", optimizer, torch.optim.Optimizer)
+    check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
+    stand_in = [torch.nn.Parameter(torch.zeros(1))]
+    for key, cfg, with_scheduler in (
+        ("model.optimizer", optimizer, None),
+        ("model.scheduler", scheduler, scheduler),
+    ):
+        if cfg is None:
+            continue
+        try:
+            build_optimizers(stand_in, optimizer, with_scheduler, estimated_steps=lambda: 1000)
+        except Exception as err:  # the library's own message says what is wrong; Hydra may wrap it
+            cause = err.__cause__ or err
+            raise ConfigError(f"{key}: {cfg['_target_']} refuses its settings: {cause}") from err

@@ -18,6 +18,7 @@ import torch.nn as nn
 from lstm_imdb.data.tokenizer import PAD_ID, UNK_ID
 from lstm_imdb.data.vectors import embedding_matrix, load_vectors
 from lstm_imdb.utils.checkpoint_file import CheckpointError, read_checkpoint
+from lstm_imdb.utils.errors import ConfigError, refuse
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def init_from_vectors(embedding: nn.Embedding, vocab: dict[str, int], name: str,
     """Set the rows of `embedding` to the vectors `name` (its dimension must match); returns the coverage."""
     wv = load_vectors(name, data_dir)
     if wv.dim != embedding.embedding_dim:
-        raise ValueError(
+        raise ConfigError(
             f"model.vectors={name} has {wv.dim} dimensions but model.embedding_dim={embedding.embedding_dim}; "
             f"set model.embedding_dim={wv.dim}"
         )
@@ -70,7 +71,7 @@ def init_from_language_model(
     theirs = {k.removeprefix("rnn."): v for k, v in state.items() if k.startswith("rnn.")}
     shapes = {k: tuple(v.shape) for k, v in mine.items()}
     if {k: tuple(v.shape) for k, v in theirs.items()} != shapes:
-        raise ValueError(
+        raise ConfigError(
             f"model.init_from={path}: its recurrent layers do not have this model's shape (model.cell, "
             "model.embedding_dim, model.hidden_size, model.num_layers, model.bidirectional must be those it "
             "was pretrained with: pretrain with the same experiment= and model.* overrides)"
@@ -79,7 +80,7 @@ def init_from_language_model(
         param.copy_(theirs[name])
     source = state["embedding.weight"]
     if source.shape[1] != embedding.embedding_dim:
-        raise ValueError(f"model.init_from={path}: embedding size {source.shape[1]} != model.embedding_dim")
+        raise ConfigError(f"model.init_from={path}: embedding size {source.shape[1]} != model.embedding_dim")
     pairs = [
         (i, lm_vocab[w])
         for w, i in vocab.items()
@@ -113,5 +114,4 @@ def validate_knowledge_options(
         problems.append(
             f"model.init_from={init_from!r}: no such file (a checkpoint of `python -m lstm_imdb.pretrain`)"
         )
-    if problems:
-        raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
+    refuse("model", problems)

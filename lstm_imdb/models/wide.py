@@ -37,6 +37,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from lstm_imdb.models.linear import NBWeighting, fit_logistic, interpolated, is_feature_cap
+from lstm_imdb.utils.errors import refuse
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,7 @@ def wide_fit_settings(wide_fit) -> dict:
     for key in ("blend_on_validation", "refit_with_validation"):
         if not isinstance(s[key], bool):
             problems.append(f"model.wide_fit.{key}={s[key]!r}: must be true or false")
-    if problems:
-        raise ValueError("Invalid model config:\n  " + "\n  ".join(problems))
+    refuse("model", problems)
     return s
 
 

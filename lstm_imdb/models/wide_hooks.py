@@ -9,6 +9,7 @@ import torch
 
 from lstm_imdb.models.wide import WideLinear, fit_blend, score_validation, wide_fit_settings
 from lstm_imdb.models.wide_cache import cached_fit_wide
+from lstm_imdb.utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def fit_wide_layer(layer: WideLinear, datamodule, settings: dict) -> tuple[torch
     buckets = layer.weight.num_embeddings
     if "train" not in wide or wide["train"].shape[1] != buckets:
         have = wide["train"].shape[1] if "train" in wide else None
-        raise ValueError(
+        raise ConfigError(
             f"model.wide_buckets={buckets}: the datamodule's wide features have {have} buckets; "
             "set data.wide (model.wide_buckets follows data.wide.buckets unless overridden)"
         )

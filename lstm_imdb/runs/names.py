@@ -25,7 +25,9 @@ def describe(experiment: str | None, overrides: list[str]) -> str:
         if not sep or _NOT_WHAT.search(key):
             continue
         value = re.sub(r"[^\w.+-]+", "-", value.strip("'\"")).strip("-")
-        parts.append(f"{key.rsplit('.', 1)[-1]}-{value}")
+        # the last key of `model.hidden_size` or of a group choice `model/scheduler` (a `/` would nest folders)
+        key = re.sub(r"[^\w+-]+", "-", re.split(r"[./]", key)[-1])
+        parts.append(f"{key}-{value}")
     name, shown = parts[0], 1
     for part in parts[1:]:
         if len(name) + 1 + len(part) > MAX_CHARS:

@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lstm_imdb.runs.folder import HISTORY, LAST
+from lstm_imdb.utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class StopOnNonFiniteLoss(L.Callback):
 
     def __init__(self, check_every_n_steps: int = 50):
         if check_every_n_steps < 1:
-            raise ValueError(f"check_every_n_steps={check_every_n_steps!r}: must be >= 1")
+            raise ConfigError(f"check_every_n_steps={check_every_n_steps!r}: must be >= 1")
         self.check_every_n_steps = check_every_n_steps
         self._record: torch.Tensor | None = None  # [found, epoch, step, batch, loss]
 

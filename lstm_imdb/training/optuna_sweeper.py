@@ -30,6 +30,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
+from lstm_imdb.utils.errors import refuse
+
 log = logging.getLogger(__name__)
 JOURNAL = "journal:"
 RESULTS = "optimization_results.yaml"
@@ -106,8 +108,7 @@ class OptunaSearch:
             problems.append(
                 f"hydra.sweeper.direction={direction!r}: minimize or maximize (or a list of them)"
             )
-        if problems:
-            raise ValueError("Invalid Optuna sweeper config:\n  " + "\n  ".join(problems))
+        refuse("Optuna sweeper", problems)
         self.sampler = sampler
         self.storage, self.study_name = storage, study_name
         self.n_trials, self.n_jobs, self.max_failure_rate = n_trials, n_jobs, max_failure_rate

@@ -18,7 +18,8 @@ from lstm_imdb.training.callbacks import MetricHistory
 from lstm_imdb.training.hparams import print_config_tree, print_overrides
 from lstm_imdb.training.precision import check_precision
 from lstm_imdb.training.resume import check_fits, resume_checkpoint
-from lstm_imdb.training.trainer_config import check_trainer_config
+from lstm_imdb.training.trainer_config import check_monitors, check_trainer_config
+from lstm_imdb.utils.errors import ConfigError
 
 
 def instantiate_group(cfg: DictConfig | None) -> list:
@@ -66,7 +67,7 @@ def show_config(cfg: DictConfig, model_key: str) -> None:
     elif mode == "overrides":
         print_overrides(cfg)
     elif mode not in (False, None, "none"):
-        raise ValueError(f"print_config={mode!r}: must be overrides, full or false")
+        raise ConfigError(f"print_config={mode!r}: must be overrides, full or false")
 
 
 def build_run(cfg: DictConfig, model_key: str = "model") -> Run:
@@ -74,6 +75,8 @@ def build_run(cfg: DictConfig, model_key: str = "model") -> Run:
     show_config(cfg, model_key)
     check_trainer_config(cfg.get("trainer"))
     if cfg.get("seed") is not None:
+        if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
+            raise ConfigError(f"seed={cfg.seed!r}: must be an integer")
         L.seed_everything(cfg.seed, workers=True)
     resumed = resume_checkpoint(cfg, ("data", model_key))  # (path, contents), read once here
     datamodule = instantiate(cfg.data)
@@ -82,6 +85,7 @@ def build_run(cfg: DictConfig, model_key: str = "model") -> Run:
     if resumed is not None:
         check_fits(model, *resumed)
         ckpt_path = str(resumed[0])
+    check_monitors(cfg.get("callbacks"), model)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -3,12 +3,17 @@
 loop, after the data is loaded and a wide model's NBSVM is fitted; these fail at set-up instead, every bad
 key named with what it takes. `min_epochs` above `max_epochs` is refused too: the fit loop would stop at
 `max_epochs` without a word, short of the minimum asked for. The values Lightning itself refuses when it is
-built (precision, devices, accelerator, limit_*_batches) are left to its own messages."""
+built (precision, devices, accelerator, limit_*_batches) are left to its own messages.
+
+The metrics that callbacks (checkpointing, early stopping) and a plateau scheduler monitor are checked too:
+Lightning looks for them only at the end of the first validation epoch, after a whole epoch of training."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+
+from lstm_imdb.utils.errors import refuse
 
 
 def _integer(value) -> bool:
@@ -55,5 +60,29 @@ def check_trainer_config(trainer: Mapping | None) -> None:
         problems.append(
             f"trainer.min_epochs={low} > trainer.max_epochs={high}: lower min_epochs or raise max_epochs"
         )
-    if problems:
-        raise ValueError("Invalid trainer config:\n  " + "\n  ".join(problems))
+    refuse("trainer", problems)
+
+
+def check_monitors(callbacks: Mapping | None, model) -> None:
+    """Every `callbacks.<name>.monitor`, and `model.scheduler_monitor` with ReduceLROnPlateau, that names a
+    validation metric (`val/...`) must be one the model logs (its `validation_metrics`); other names
+    (`train/loss`) are left to Lightning. A model that does not list its metrics is not checked."""
+    logged = getattr(model, "validation_metrics", None)
+    if logged is None:
+        return
+    watched = {
+        f"callbacks.{name}.monitor": cb.get("monitor")
+        for name, cb in (callbacks or {}).items()
+        if isinstance(cb, Mapping)
+    }
+    scheduler = model.hparams.get("scheduler") or {}
+    if str(scheduler.get("_target_", "")).endswith("ReduceLROnPlateau"):  # the one scheduler that watches
+        watched["model.scheduler_monitor"] = model.hparams.get("scheduler_monitor")
+    refuse(
+        "monitor",
+        [
+            f"{key}={name!r}: the model logs no such metric (it logs {', '.join(sorted(logged))})"
+            for key, name in watched.items()
+            if isinstance(name, str) and name.startswith("val/") and name not in logged
+        ],
+    )

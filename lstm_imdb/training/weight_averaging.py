@@ -21,6 +21,8 @@ import lightning as L
 from lightning.pytorch.callbacks import WeightAveraging
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
+from lstm_imdb.utils.errors import ConfigError
+
 
 class LateWeightAveraging(WeightAveraging):
     """`start`: the fraction of the fit's optimizer steps after which the average is kept (0: all of them);
@@ -28,12 +30,12 @@ class LateWeightAveraging(WeightAveraging):
 
     def __init__(self, start: float = 0.5, decay: float | None = None, device: Any = None) -> None:
         if not isinstance(start, (int, float)) or not 0 <= start < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"Invalid callbacks config:\n  callbacks.weight_averaging.start={start!r}: the fraction of the "
                 "training steps after which weights are averaged, in [0, 1) (0.5: the second half)"
             )
         if decay is not None and (not isinstance(decay, (int, float)) or not 0 < decay < 1):
-            raise ValueError(
+            raise ConfigError(
                 f"Invalid callbacks config:\n  callbacks.weight_averaging.decay={decay!r}: null for an equal "
                 "average (SWA), or an EMA decay in (0, 1) such as 0.999"
             )

@@ -34,6 +34,10 @@ def test_train_writes_a_complete_run_folder(trained):
     history = json.loads((run_dir / "history.json").read_text())
     assert [r["epoch"] for r in history] == [0, 1, 2, 3]
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "lr"} <= set(history[0])
+    from lstm_imdb.models import SentimentClassifier
+
+    # the validation metrics that callbacks' and the scheduler's monitors are checked against at set-up
+    assert {k for k in history[-1] if k.startswith("val/")} == SentimentClassifier().validation_metrics
     assert "test: acc" in proc.stderr + proc.stdout  # the summary at the end of the run, a line per split
     # the start: where the run goes and what the command changed, not the composed config's tree
     assert f"Run folder: {run_dir}" in proc.stdout and "overrides: data.source=acl" in proc.stdout
@@ -118,16 +122,24 @@ def test_predict_refuses_bad_checkpoints_and_inputs_cleanly(trained, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("override", "message", "code"),
     [
-        ("model.hiden_size=64", "hiden_size"),
-        ("model.hidden_size=-1", "model.hidden_size=-1"),
-        ("data.val_fraction=1.5", "data.val_fraction=1.5"),
-        ("model.pooling=attention", "model.pooling"),
-        ("trainer.max_epochs=six", "trainer.max_epochs='six': must be an integer"),
+        ("model.hiden_size=64", "hiden_size", 1),  # Hydra's own refusal, when it composes the config
+        ("model.hidden_size=-1", "model.hidden_size=-1", 2),  # the rest: the project's checks
+        ("data.val_fraction=1.5", "data.val_fraction=1.5", 2),
+        ("model.pooling=attention", "model.pooling", 2),  # raised inside Hydra's instantiate
+        ("model.optimizer.lr=0", "model.optimizer.lr=0: must be a finite number > 0", 2),
+        ("seed=abc", "seed='abc': must be an integer", 2),
+        ("model.optimizer.weight_decay=-1", "torch.optim.Adam refuses its settings: Invalid weight_decay", 2),
+        (
+            "callbacks.early_stopping.monitor=val/accuracy",
+            "early_stopping.monitor='val/accuracy': the model",
+            2,
+        ),
+        ("trainer.max_epochs=six", "trainer.max_epochs='six': must be an integer", 2),
     ],
 )
-def test_bad_overrides_fail_before_data_work(acl_dir, tmp_path, override, message):
+def test_bad_overrides_fail_before_data_work(acl_dir, tmp_path, override, message, code):
     proc = run_module(
         "lstm_imdb.train",
         *tiny_train_overrides(acl_dir, tmp_path / "run"),
@@ -135,8 +147,11 @@ def test_bad_overrides_fail_before_data_work(acl_dir, tmp_path, override, messag
         root=tmp_path,
         check=False,
     )
-    assert proc.returncode != 0
+    assert proc.returncode == code, proc.stdout + proc.stderr
     assert message in proc.stderr + proc.stdout
+    if code == 2:  # bad input: the message, not a traceback, and no run folder left
+        assert "Traceback" not in proc.stderr
+        assert not (tmp_path / "run").exists()
     assert not (tmp_path / "data").exists()  # nothing was downloaded, built or tokenized
 
 

@@ -105,6 +105,10 @@ def test_run_folders_are_named_by_their_experiment_and_the_overrides_that_change
     assert describe(None, ["model=bilstm", "'trainer.precision=${fast_precision:auto}'"]) == (
         "default_model-bilstm_precision-fast_precision-auto"  # safe in a file name: no $ { } : / = ,
     )
+    # a group choice below another group names one folder, not a folder inside another
+    assert describe(None, ["model/scheduler=onecycle", "+model/optimizer@opt=adamw"]) == (
+        "default_scheduler-onecycle_optimizer-opt-adamw"
+    )
     many = describe(None, [f"model.key{i}=0.123456789" for i in range(20)])
     assert len(many) <= MAX_CHARS + 4 and many.endswith("_+16")  # what is not shown is counted
     # a folder of that name passes unquoted in a list of checkpoints (a comma would split it)

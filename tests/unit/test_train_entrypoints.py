@@ -95,3 +95,83 @@ def test_trainer_values_the_fit_loop_would_fail_on_are_refused_at_set_up():
     with pytest.raises(ValueError) as err:  # every bad key at once
         check_trainer_config({"max_epochs": "x", "log_every_n_steps": 0})
     assert "trainer.max_epochs='x'" in str(err.value) and "trainer.log_every_n_steps=0" in str(err.value)
+
+
+def test_a_config_value_refused_inside_hydras_instantiate_is_found_as_bad_input():
+    """The checks raise ConfigError (still a ValueError); the entry points find it through Hydra's
+    InstantiationException to exit 2 without a traceback, and tell it from other errors."""
+    import pytest
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    from lstm_imdb.utils.errors import ConfigError, config_error_in, refuse
+
+    refuse("model", [])  # nothing to refuse
+    with pytest.raises(ValueError, match="Invalid model config:\n  model.a=1: bad\n  model.b=2: bad"):
+        refuse("model", ["model.a=1: bad", "model.b=2: bad"])
+    with pytest.raises(InstantiationException) as wrapped:
+        instantiate({"_target_": "lstm_imdb.models.linear.check_options", "cfg": {"features": "words"}})
+    found = config_error_in(wrapped.value)
+    assert isinstance(found, ConfigError) and "baseline.features='words'" in str(found)
+    with pytest.raises(InstantiationException) as other:  # a bug, not bad input
+        instantiate({"_target_": "math.sqrt", "x": "four"})
+    assert config_error_in(other.value) is None
+
+
+def test_optimizer_settings_and_monitored_metrics_are_checked_before_any_data_work():
+    """What torch checks only when `configure_optimizers` builds the optimizer and scheduler, and what
+    Lightning checks only after the first validation epoch, fail when the model and callbacks are built."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from lstm_imdb.models.optim import check_optimizers
+    from lstm_imdb.training.trainer_config import check_monitors
+
+    adam = {"_target_": "torch.optim.Adam", "lr": 1e-3}
+    check_optimizers(
+        adam, {"_target_": "torch.optim.lr_scheduler.OneCycleLR", "max_lr": 1e-3, "total_steps": "auto"}
+    )
+    for optimizer, scheduler, message in [
+        (
+            {**adam, "weight_decay": -1},
+            None,
+            "model.optimizer: torch.optim.Adam refuses its settings: Invalid weight_decay",
+        ),
+        ({**adam, "momentum": 0.9}, None, "model.optimizer: torch.optim.Adam refuses its settings"),
+        (
+            adam,
+            {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", "mode": "mn"},
+            "model.scheduler: torch.optim",
+        ),
+        (
+            adam,
+            {"_target_": "torch.nn.Linear"},
+            "model.scheduler._target_='torch.nn.Linear': not a torch.optim",
+        ),
+    ]:
+        with pytest.raises(ValueError) as err:
+            check_optimizers(optimizer, scheduler)
+        assert message in str(err.value), str(err.value)
+
+    logged = {"val/loss", "val/acc", "val/acc_best"}
+    plateau = {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau"}
+    model = SimpleNamespace(
+        validation_metrics=logged, hparams={"scheduler": plateau, "scheduler_monitor": "val/loss"}
+    )
+    callbacks = {
+        "ckpt": {"monitor": "val/acc"},
+        "stop": {"monitor": "train/loss"},
+        "bar": {"refresh_rate": 1},
+    }
+    check_monitors(callbacks, model)  # validation metrics it logs, and other names left to Lightning
+    check_monitors({"ckpt": {"monitor": "val/nope"}}, SimpleNamespace())  # a model that lists none: unchecked
+    model.hparams["scheduler_monitor"] = "val/los"
+    with pytest.raises(ValueError) as err:
+        check_monitors({"ckpt": {"monitor": "val/accc"}, "stop": {"monitor": None}}, model)
+    assert "callbacks.ckpt.monitor='val/accc': the model logs no such metric" in str(err.value)
+    assert "model.scheduler_monitor='val/los'" in str(err.value) and "val/acc, val/acc_best, val/loss" in str(
+        err.value
+    )
+    model.hparams["scheduler"] = {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR"}  # watches nothing
+    check_monitors({}, model)
