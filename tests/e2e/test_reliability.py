@@ -198,7 +198,10 @@ def test_a_config_value_refused_at_set_up_leaves_no_run_folder(acl_dir, tmp_path
     runs = tmp_path / "logs" / "train" / "runs"
     overrides = [o for o in tiny_train_overrides(acl_dir, tmp_path / "u") if not o.startswith("hydra.")]
     proc = run_module("lstm_imdb.train", *overrides, "model.optimizer.lr=-1", root=tmp_path, check=False)
-    assert proc.returncode != 0 and "model.optimizer.lr=-1: must be a finite number > 0" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "model.optimizer.lr=-1: must be a finite number > 0" in proc.stdout + proc.stderr
+    )
     assert not list(runs.iterdir())  # neither the run's folder nor a _FAILED one: nothing ran
 
 
