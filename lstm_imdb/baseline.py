@@ -41,7 +41,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     d = cfg.data
     fit_idx, val_idx = validation_split(len(texts), d.val_fraction, d.val_seed, d.val_fold)
     scores = on_validation(b, texts, labels, fit_idx, val_idx)
-    cv = cross_validated(b, texts, labels, b.cv_folds, cfg.seed) if b.cv_folds else {}
+    cv_folds = cross_validated(b, texts, labels, b.cv_folds, cfg.seed) if b.cv_folds else {}
+    cv = {key: float(np.mean(accs)) for key, accs in cv_folds.items()}
     chosen_on = cv or scores  # cross-validation when asked for, else validation
     best_C, best_beta = max(chosen_on, key=chosen_on.get)
     start = time.perf_counter()
@@ -74,6 +75,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             "val_acc_by_C": {str(C): acc for (C, beta), acc in scores.items() if beta == best_beta},
             "val_acc_by_C_beta": {f"C={C:g} beta={beta:g}": acc for (C, beta), acc in scores.items()},
             "cv_acc_by_C_beta": {f"C={C:g} beta={beta:g}": acc for (C, beta), acc in cv.items()},
+            "cv_acc_by_fold": {f"C={C:g} beta={beta:g}": accs for (C, beta), accs in cv_folds.items()},
             "chosen_by": "cv" if cv else "val",
             "features": X.shape[1],
             "time/fit_s": fit_s,

@@ -16,12 +16,14 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from lstm_imdb.data.negation import tokenizer_options
 from lstm_imdb.utils.errors import refuse
 
 # words, and every punctuation mark a token of its own (`don ' t`), as baseline=nbsvm tokenizes
 # (docs/quality.md compares tokenizations)
 TOKEN_PATTERN = "(?u)\\w+|[^\\w\\s]"
-WIDE_KEYS = {"order": 3, "buckets": 2**24, "token_pattern": TOKEN_PATTERN}
+# negation: mark the tokens in a negation's scope (lstm_imdb/data/negation.py); off in every recorded model
+WIDE_KEYS = {"order": 3, "buckets": 2**24, "token_pattern": TOKEN_PATTERN, "negation": False}
 
 
 def clean(text: str) -> str:
@@ -46,16 +48,20 @@ def wide_settings(wide) -> dict | None:
         problems.append(
             f"data.wide.token_pattern={settings['token_pattern']!r}: must be a regular expression"
         )
+    if not isinstance(settings["negation"], bool):
+        problems.append(f"data.wide.negation={settings['negation']!r}: must be true or false")
     refuse("data", problems)
     return settings
 
 
-def hashing_vectorizer(order: int, buckets: int, token_pattern: str) -> HashingVectorizer:
+def hashing_vectorizer(
+    order: int, buckets: int, token_pattern: str, negation: bool = False
+) -> HashingVectorizer:
     """Binary presence of each word 1..order-gram, hashed into `buckets` columns (no signs, no norm)."""
     return HashingVectorizer(
         ngram_range=(1, order),
         n_features=buckets,
-        token_pattern=token_pattern,
+        **tokenizer_options(token_pattern, negation),
         preprocessor=clean,
         binary=True,
         alternate_sign=False,

@@ -179,6 +179,11 @@ def write_export(loaded: LoadedCheckpoint, paths: list[Path], folder: Path) -> t
             "length or n-gram settings): an export has one tokenizer and one graph input, so export the "
             "members that read them alike together, or one at a time"
         )
+    if (loaded.data_hparams.get("wide") or {}).get("negation"):
+        raise ValueError(
+            "this model's wide part marks negation scopes (data.wide.negation=true), which the model card's "
+            "scoring code does not do: score it with `python -m lstm_imdb.predict` instead"
+        )
     predictor = Predictor(loaded)
     members = [encoder_settings(read_checkpoint(p)["hyper_parameters"]) for p in paths]
     provenance = {

@@ -26,7 +26,7 @@ from lstm_imdb.models.pretrained import (
 from lstm_imdb.models.wide import sparse_wide_weights
 from lstm_imdb.models.wide_hooks import WidePartHooks
 from lstm_imdb.utils.decision import THRESHOLD
-from lstm_imdb.utils.errors import ConfigError
+from lstm_imdb.utils.errors import refuse
 
 # The datamodule's test dataloaders come in this order (rotten_tomatoes only when the source has it).
 TEST_SPLITS = ("test", "rotten_tomatoes")
@@ -42,6 +42,19 @@ def _metrics(prefix: str) -> MetricCollection:
         },
         prefix=prefix,
     )
+
+
+def _loss_setting_problems(bag_loss_weight, deep_loss_weight, label_smoothing) -> list[str]:
+    problems = [
+        f"model.{key}={value!r}: must be a number >= 0"
+        for key, value in (("bag_loss_weight", bag_loss_weight), ("deep_loss_weight", deep_loss_weight))
+        if not isinstance(value, (int, float)) or not 0 <= value < math.inf
+    ]
+    if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+        problems.append(
+            f"model.label_smoothing={label_smoothing!r}: must be in [0, 1) (0: off; 0.1 aims at 0.05 and 0.95)"
+        )
+    return problems
 
 
 class SentimentClassifier(WidePartHooks, L.LightningModule):
@@ -83,27 +96,12 @@ class SentimentClassifier(WidePartHooks, L.LightningModule):
         self.net = RNNEncoder(**encoder_kwargs)  # validates its options; an unknown one is a TypeError
         wide_fit = self._prepare_wide_part(wide_fit)
         validate_knowledge_options(vectors, freeze_embedding, init_from, adversarial_eps, pretrained_lr_scale)
-        for key, value in (
-            ("bag_loss_weight", bag_loss_weight),
-            ("deep_loss_weight", deep_loss_weight),
-        ):
-            if not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ConfigError(f"Invalid model config:\n  model.{key}={value!r}: must be a number >= 0")
-        if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
-            raise ConfigError(
-                f"Invalid model config:\n  model.label_smoothing={label_smoothing!r}: must be in [0, 1) "
-                "(0: off; 0.1 trains towards 0.05 and 0.95)"
-            )
-        if freeze_embedding:
-            self.net.embedding.weight.requires_grad_(False)
         optimizer = plain(optimizer) or dict(DEFAULT_OPTIMIZER)
         scheduler = plain(scheduler) or None  # model/scheduler=none composes to {}
-        lr = optimizer.get("lr", 1.0)
-        if not isinstance(lr, (int, float)) or not (0 < lr < math.inf):
-            raise ConfigError(f"model.optimizer.lr={lr!r}: must be a finite number > 0")
-        check_optimizers(optimizer, scheduler)
-        if scheduler_interval not in ("epoch", "step"):
-            raise ConfigError(f"model.scheduler_interval={scheduler_interval!r}: must be epoch or step")
+        refuse("model", _loss_setting_problems(bag_loss_weight, deep_loss_weight, label_smoothing))
+        check_optimizers(optimizer, scheduler, scheduler_interval)
+        if freeze_embedding:
+            self.net.embedding.weight.requires_grad_(False)
         self.save_hyperparameters(
             {
                 **encoder_kwargs,

@@ -26,6 +26,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from lstm_imdb.data.negation import tokenizer_options
 from lstm_imdb.data.wide import clean, hashing_vectorizer
 from lstm_imdb.utils.errors import ConfigError
 
@@ -88,6 +89,8 @@ def check_options(cfg: DictConfig) -> None:
     folds = cfg.cv_folds
     if not isinstance(folds, int) or isinstance(folds, bool) or folds == 1 or folds < 0:
         raise ConfigError(f"baseline.cv_folds={folds!r}: 0 (choose on validation) or a number of folds >= 2")
+    if not isinstance(cfg.negation, bool):
+        raise ConfigError(f"baseline.negation={cfg.negation!r}: true (mark negation scopes) or false")
     if any(b > 1 for b in as_list(cfg.beta)):
         raise ConfigError(f"baseline.beta={as_list(cfg.beta)}: the interpolation weight lies in (0, 1]")
 
@@ -106,14 +109,14 @@ def fit_features(
         min_df=cfg.min_df,
         max_df=cfg.max_df,
         max_features=cfg.max_features,
-        token_pattern=cfg.token_pattern,
         preprocessor=clean,
         dtype=np.float32,
+        **tokenizer_options(cfg.token_pattern, cfg.negation),
     )
     if cfg.features == "tfidf":
         vectorizer = TfidfVectorizer(sublinear_tf=True, **common)
     elif cfg.features == "hashed":
-        vectorizer = hashing_vectorizer(cfg.ngram_range[1], cfg.buckets, cfg.token_pattern)
+        vectorizer = hashing_vectorizer(cfg.ngram_range[1], cfg.buckets, cfg.token_pattern, cfg.negation)
     else:
         vectorizer = CountVectorizer(binary=True, **common)
     steps = [("vectorize", vectorizer)]

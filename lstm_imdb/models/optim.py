@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lstm_imdb.utils.errors import ConfigError
+from lstm_imdb.utils.errors import ConfigError, refuse
 
 
 def plain(cfg):
@@ -63,10 +65,20 @@ def build_optimizers(
     }
 
 
-def check_optimizers(optimizer: dict, scheduler: dict | None) -> None:
-    """Fail before any data work on a `_target_` that is not an optimizer or scheduler, or on settings that
-    it refuses (`weight_decay=-1`, a misspelled keyword): both are built once here, on a stand-in parameter,
-    as `configure_optimizers` builds them only once the data is loaded (a wide model: after its NBSVM fit)."""
+def check_optimizers(optimizer: dict, scheduler: dict | None, interval: str = "epoch") -> None:
+    """Fail before any data work on a learning rate that cannot train, a `_target_` that is not an optimizer
+    or scheduler, or on settings that it refuses (`weight_decay=-1`, a misspelled keyword): both are built
+    once here, on a stand-in parameter, as `configure_optimizers` builds them only once the data is loaded
+    (a wide model: after its NBSVM fit)."""
+    lr = optimizer.get("lr", 1.0)  # torch takes lr=0, which trains nothing
+    problems = (
+        []
+        if isinstance(lr, (int, float)) and 0 < lr < math.inf
+        else [f"model.optimizer.lr={lr!r}: must be a finite number > 0"]
+    )
+    if interval not in ("epoch", "step"):
+        problems.append(f"model.scheduler_interval={interval!r}: must be epoch or step")
+    refuse("model", problems)
     check_target("model.optimizer", optimizer, torch.optim.Optimizer)
     check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
     stand_in = [torch.nn.Parameter(torch.zeros(1))]

@@ -39,10 +39,18 @@ def on_validation(b: DictConfig, texts, labels: np.ndarray, fit_idx, val_idx) ->
 
 
 def cross_validated(b: DictConfig, texts, labels: np.ndarray, folds: int, seed: int) -> dict:
-    """Mean accuracy over `folds` stratified folds of all the given rows, for every (C, beta)."""
+    """{(C, beta): [accuracy on each of `folds` stratified folds of all the given rows]} (a choice is made on
+    their mean; the folds are kept so that two settings can be compared fold by fold)."""
     split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
     per_fold = [held_out_scores(b, texts, labels, fit_idx, held_idx) for fit_idx, held_idx in split]
-    scores = {key: float(np.mean([fold[key] for fold in per_fold])) for key in per_fold[0]}
-    for (C, beta), acc in scores.items():
-        log.info("C=%g beta=%g: %d-fold cross-validated acc %.4f", C, beta, folds, acc)
+    scores = {key: [fold[key] for fold in per_fold] for key in per_fold[0]}
+    for (C, beta), accs in scores.items():
+        log.info(
+            "C=%g beta=%g: %d-fold cross-validated acc %.4f (folds: %s)",
+            C,
+            beta,
+            folds,
+            np.mean(accs),
+            ", ".join(f"{a:.4f}" for a in accs),
+        )
     return scores

@@ -21,7 +21,7 @@ import lightning as L
 from lightning.pytorch.callbacks import WeightAveraging
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-from lstm_imdb.utils.errors import ConfigError
+from lstm_imdb.utils.errors import refuse
 
 
 class LateWeightAveraging(WeightAveraging):
@@ -29,16 +29,18 @@ class LateWeightAveraging(WeightAveraging):
     `decay`: None for an equal average of every step since (SWA), or an EMA decay in (0, 1)."""
 
     def __init__(self, start: float = 0.5, decay: float | None = None, device: Any = None) -> None:
+        problems = []
         if not isinstance(start, (int, float)) or not 0 <= start < 1:
-            raise ConfigError(
-                f"Invalid callbacks config:\n  callbacks.weight_averaging.start={start!r}: the fraction of the "
-                "training steps after which weights are averaged, in [0, 1) (0.5: the second half)"
+            problems.append(
+                f"callbacks.weight_averaging.start={start!r}: the fraction of the training steps after which "
+                "weights are averaged, in [0, 1) (0.5: the second half)"
             )
         if decay is not None and (not isinstance(decay, (int, float)) or not 0 < decay < 1):
-            raise ConfigError(
-                f"Invalid callbacks config:\n  callbacks.weight_averaging.decay={decay!r}: null for an equal "
-                "average (SWA), or an EMA decay in (0, 1) such as 0.999"
+            problems.append(
+                f"callbacks.weight_averaging.decay={decay!r}: null for an equal average (SWA), or an EMA decay "
+                "in (0, 1) such as 0.999"
             )
+        refuse("callbacks", problems)
         kwargs = {} if decay is None else {"multi_avg_fn": get_ema_multi_avg_fn(decay)}
         super().__init__(device=device, use_buffers=False, **kwargs)
         self.start, self.decay = start, decay

@@ -62,7 +62,7 @@ def test_each_config_trains_one_step(overrides, acl_dir, tmp_path):
 @pytest.mark.parametrize(
     ("choice", "extra", "C", "beta"),
     [
-        ("tfidf", ["baseline.C=[0.5,4]"], (0.5, 4.0), (1.0,)),
+        ("tfidf", ["baseline.C=[0.5,4]", "baseline.negation=true"], (0.5, 4.0), (1.0,)),
         ("nbsvm", ["baseline.C=[0.5,4]", "baseline.beta=[0.25,1]"], (0.5, 4.0), (0.25, 1.0)),
         (
             "nbsvm_wide",
@@ -92,7 +92,9 @@ def test_baseline_writes_the_same_report(acl_dir, tmp_path, choice, extra, C, be
     cv = metrics["cv_acc_by_C_beta"]
     folds = "baseline.cv_folds=2" in extra
     assert metrics["chosen_by"] == ("cv" if folds else "val") and len(cv) == (2 if folds else 0)
-    if cv:  # chosen by the folds' mean accuracy
+    if cv:  # chosen by the folds' mean accuracy, each fold's kept
         assert cv[f"C={metrics['C']:g} beta=1"] == max(cv.values())
+        for key, accs in metrics["cv_acc_by_fold"].items():
+            assert len(accs) == 2 and sum(accs) / 2 == pytest.approx(cv[key])
     for name in ("classification_report.txt", "confusion_matrix.png", "roc_curve.png"):
         assert (out / "report" / name).is_file()

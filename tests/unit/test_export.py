@@ -8,6 +8,8 @@ from omegaconf import OmegaConf
 
 from lstm_imdb.data.sources import FINGERPRINTS
 from lstm_imdb.export import output_folder
+from lstm_imdb.inference.checkpoint import LoadedCheckpoint
+from lstm_imdb.inference.export import write_export
 from lstm_imdb.inference.model_card import metrics_table, splits_sentence
 
 
@@ -49,3 +51,11 @@ def test_the_card_says_which_data_and_lists_each_seed_with_the_mean():
     assert "| a | 1 | 0.9100 | 0.9000 |" in table and "| b | 2 | 0.9300 | 0.9200 |" in table
     assert "| each member, mean ± std | 1, 2 | 0.9200 ± 0.0141 | 0.9100 ± 0.0141 |" in table
     assert "| **this ensemble** (mean probability) | all |  | 0.9250 |" in table
+
+
+def test_a_wide_part_that_marks_negation_is_refused_before_anything_is_written(tmp_path):
+    """The card's scoring code hashes unmarked tokens: such an export would score other features."""
+    loaded = LoadedCheckpoint(tmp_path / "best.ckpt", None, {"wide": {"order": 3, "negation": True}}, None)
+    with pytest.raises(ValueError, match=r"data.wide.negation=true.*python -m lstm_imdb.predict"):
+        write_export(loaded, [loaded.path], tmp_path / "export")
+    assert not (tmp_path / "export").exists()

@@ -98,6 +98,26 @@ def test_both_baselines_learn_a_negated_cue_from_raw_text(name):
         assert "not bad at" in grams and "!" in grams and "it ' s" in grams
 
 
+@pytest.mark.parametrize("features", ["binary", "hashed"])
+def test_negation_marking_separates_negated_words_in_both_feature_kinds(features):
+    """ "not ... good" and "good" share no unigram once marked; text outside a scope reads as without marks."""
+    cfg = options("nbsvm", features=features, buckets=2**18)
+    texts, y = ["it was not very good.", "it was very good!"], np.asarray([0, 1])
+    plain, X = fit_features(cfg, texts, y)
+    marked, M = fit_features(OmegaConf.merge(cfg, {"negation": True}), texts, y)
+    if features == "binary":
+        vocabulary = marked.named_steps["vectorize"].vocabulary_
+        assert {"NEG_very", "NEG_good", "not NEG_very NEG_good"} <= set(vocabulary) and "good" in vocabulary
+        assert "NEG_good" not in plain.named_steps["vectorize"].vocabulary_
+    else:
+        hashed = marked.named_steps["vectorize"]
+        assert hashed.transform(["good"]).indices[0] not in hashed.transform(["not good"]).indices
+        assert (
+            hashed.transform(["it was good"]).indices == plain[0].transform(["it was good"]).indices
+        ).all()
+    assert X.shape[0] == M.shape[0] == 2
+
+
 def test_hashed_features_are_binary_and_the_same_for_the_same_text():
     vectorize = hashing_vectorizer(3, 2**18, r"(?u)[\w']+|[!?]")
     X = vectorize.transform(["good good good<br />GOOD", "good"])
@@ -114,6 +134,7 @@ def test_hashed_features_are_binary_and_the_same_for_the_same_text():
         ({"beta": 1.5}, r"baseline.beta=\[1.5\]: the interpolation weight lies in \(0, 1\]"),
         ({"cv_folds": 1}, r"baseline.cv_folds=1: 0 \(choose on validation\) or a number of folds >= 2"),
         ({"max_features": 0}, r"baseline.max_features=0: null \(no cap\) or an integer >= 1"),
+        ({"negation": "yes"}, r"baseline.negation='yes': true \(mark negation scopes\) or false"),
     ],
 )
 def test_bad_baseline_options_are_named(override, message):

@@ -38,10 +38,15 @@ def wide_model(**kw) -> SentimentClassifier:
     )
 
 
-def test_batches_carry_every_ngram_of_the_full_text_not_only_the_capped_vocabulary(acl_dir, data_dir):
-    dm = make_dm(acl_dir, data_dir, wide=SETTINGS, sequence_length=5)  # the recurrence sees 5 tokens
+@pytest.mark.parametrize("negation", [False, True])
+def test_batches_carry_every_ngram_of_the_full_text_not_only_the_capped_vocabulary(
+    acl_dir, data_dir, negation
+):
+    wide = {**SETTINGS, "negation": True} if negation else SETTINGS
+    dm = make_dm(acl_dir, data_dir, wide=wide, sequence_length=5)  # the recurrence sees 5 tokens
     dm.setup("fit")
     assert dm.hparams.wide["token_pattern"]  # the defaults are filled in: a checkpoint holds them all
+    assert dm.hparams.wide["negation"] is negation
     texts = [dm.dataset["train"]["text"][i] for i in dm.train_val_rows(len(dm.dataset["train"]))[0]]
     batch = next(iter(dm.train_dataloader()))
     ids, offsets = batch["wide_ids"], batch["wide_offsets"]
