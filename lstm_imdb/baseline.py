@@ -4,6 +4,7 @@
     python -m lstm_imdb.baseline baseline=nbsvm       # NBSVM: binarized uni+bi+trigrams, NB log-count ratios
     python -m lstm_imdb.baseline baseline=nbsvm baseline.C=[0.3,1] baseline.beta=[0.5,1]
     python -m lstm_imdb.baseline baseline=nbsvm baseline.cv_folds=3   # choose by 3-fold cross-validation
+    python -m lstm_imdb.baseline baseline=nbsvm baseline.negation=true   # NEG_ on the words after "not" etc.
 
 C (and NBSVM's interpolation beta) are chosen on the same seeded validation split the LSTMs use, or by
 cross-validation on the training split (never on test); the model is then refitted on all 25,000 training
