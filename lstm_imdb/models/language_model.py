@@ -25,9 +25,21 @@ from lstm_imdb.models.optim import build_optimizers, check_optimizers, plain
 from lstm_imdb.models.pretrained import LM_KIND, init_from_vectors
 from lstm_imdb.models.recurrence import real_tokens_first, recurrent_params, run_padding_free
 from lstm_imdb.models.regularization import init_keras_
-from lstm_imdb.utils.errors import refuse
+from lstm_imdb.utils.errors import ConfigError, refuse
 
 DEFAULT_LM_OPTIMIZER = {"_target_": "torch.optim.AdamW", "lr": 3e-3}
+
+
+def lm_cutoffs(cutoffs, vocab_size) -> list:
+    """The adaptive softmax's cluster boundaries: `auto` puts the 10 % most frequent words in the head and
+    the next 40 % and the rest in two clusters (a 20,000-word vocabulary: 2,000 and 10,000), so that any
+    `data.num_words` works; a list is taken as it is (validate_lm_options checks it)."""
+    if cutoffs == "auto":
+        return [vocab_size // 10, vocab_size // 2] if isinstance(vocab_size, int) else []
+    try:
+        return [int(c) for c in cutoffs]
+    except (TypeError, ValueError):
+        raise ConfigError(f"lm.cutoffs={cutoffs!r}: auto, or a list of increasing integers") from None
 
 
 def validate_lm_options(hp: dict) -> None:
@@ -50,7 +62,7 @@ def validate_lm_options(hp: dict) -> None:
         problems.append(
             f"lm.cutoffs={cutoffs}: must increase, each between 0 and the vocabulary size ({hp['vocab_size']})"
         )
-    refuse("language-model", problems)
+    refuse("lm", problems)  # the config group pretrain reads it from
 
 
 class WeightedMean(Metric):
@@ -88,17 +100,17 @@ class LanguageModel(L.LightningModule):
         dropout: float = 0.1,
         recurrent_dropout: float = 0.3,
         output_dropout: float = 0.3,
-        cutoffs: tuple[int, ...] = (2000, 10000),
+        cutoffs: tuple[int, ...] | str = "auto",
         div_value: float = 4.0,
         vectors: str | None = None,
         optimizer: dict | None = None,
         scheduler: dict | None = None,
     ):
         super().__init__()
-        cutoffs = [int(c) for c in cutoffs]
+        cutoffs = lm_cutoffs(cutoffs, vocab_size)  # saved as the list it resolves to
         optimizer, scheduler = plain(optimizer), plain(scheduler)  # checkpoints load with weights_only
         validate_lm_options(dict(locals()))
-        check_optimizers(optimizer or DEFAULT_LM_OPTIMIZER, scheduler)
+        check_optimizers(optimizer or DEFAULT_LM_OPTIMIZER, scheduler, section="lm")
         self.save_hyperparameters()  # the arguments as they are now
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.rnn = CELLS[cell](

@@ -65,26 +65,29 @@ def build_optimizers(
     }
 
 
-def check_optimizers(optimizer: dict, scheduler: dict | None, interval: str = "epoch") -> None:
+def check_optimizers(
+    optimizer: dict, scheduler: dict | None, interval: str = "epoch", section: str = "model"
+) -> None:
     """Fail before any data work on a learning rate that cannot train, a `_target_` that is not an optimizer
     or scheduler, or on settings that it refuses (`weight_decay=-1`, a misspelled keyword): both are built
     once here, on a stand-in parameter, as `configure_optimizers` builds them only once the data is loaded
-    (a wide model: after its NBSVM fit)."""
+    (a wide model: after its NBSVM fit). `section`: the config group the settings come from (`lm` for
+    `pretrain`), so that the messages name the keys the user typed."""
     lr = optimizer.get("lr", 1.0)  # torch takes lr=0, which trains nothing
     problems = (
         []
         if isinstance(lr, (int, float)) and 0 < lr < math.inf
-        else [f"model.optimizer.lr={lr!r}: must be a finite number > 0"]
+        else [f"{section}.optimizer.lr={lr!r}: must be a finite number > 0"]
     )
     if interval not in ("epoch", "step"):
-        problems.append(f"model.scheduler_interval={interval!r}: must be epoch or step")
-    refuse("model", problems)
-    check_target("model.optimizer", optimizer, torch.optim.Optimizer)
-    check_target("model.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
+        problems.append(f"{section}.scheduler_interval={interval!r}: must be epoch or step")
+    refuse(section, problems)
+    check_target(f"{section}.optimizer", optimizer, torch.optim.Optimizer)
+    check_target(f"{section}.scheduler", scheduler, torch.optim.lr_scheduler.LRScheduler)
     stand_in = [torch.nn.Parameter(torch.zeros(1))]
     for key, cfg, with_scheduler in (
-        ("model.optimizer", optimizer, None),
-        ("model.scheduler", scheduler, scheduler),
+        (f"{section}.optimizer", optimizer, None),
+        (f"{section}.scheduler", scheduler, scheduler),
     ):
         if cfg is None:
             continue

@@ -140,6 +140,18 @@ def test_language_model_rejects_a_leaky_shape():
     assert len(losses) == 2 and all(torch.isfinite(x) for x in losses)
 
 
+def test_language_model_cutoffs_follow_the_vocabulary_unless_given():
+    """`auto` fits any data.num_words (the default 5,000 too) and gives the recorded runs' [2000, 10000] at
+    20,000 words; a list is kept, and one the vocabulary cannot hold is named."""
+    assert LanguageModel(vocab_size=20000, embedding_dim=4, hidden_size=4).hparams.cutoffs == [2000, 10000]
+    assert LanguageModel(vocab_size=5000, embedding_dim=4, hidden_size=4).hparams.cutoffs == [500, 2500]
+    assert LanguageModel(vocab_size=50, embedding_dim=4, hidden_size=4, cutoffs=[10]).hparams.cutoffs == [10]
+    with pytest.raises(ValueError, match=r"lm.cutoffs=\[2000, 10000\]: must increase, each between 0 and"):
+        LanguageModel(vocab_size=5000, embedding_dim=4, hidden_size=4, cutoffs=[2000, 10000])
+    with pytest.raises(ValueError, match=r"lm.cutoffs='some': auto, or a list of increasing integers"):
+        LanguageModel(vocab_size=5000, embedding_dim=4, hidden_size=4, cutoffs="some")
+
+
 def test_bag_loss_adds_the_bags_own_loss():
     torch.manual_seed(0)
     model = SentimentClassifier(

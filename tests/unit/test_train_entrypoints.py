@@ -153,6 +153,17 @@ def test_optimizer_settings_and_monitored_metrics_are_checked_before_any_data_wo
         with pytest.raises(ValueError) as err:
             check_optimizers(optimizer, scheduler)
         assert message in str(err.value), str(err.value)
+    # pretrain's settings live under `lm`: its messages name those keys, and lr=0 (which torch takes) is refused
+    from lstm_imdb.models.language_model import LanguageModel
+
+    with pytest.raises(
+        ValueError, match=r"Invalid lm config:\n  lm.optimizer.lr=0: must be a finite number > 0"
+    ):
+        LanguageModel(vocab_size=20000, optimizer={"_target_": "torch.optim.AdamW", "lr": 0})
+    with pytest.raises(ValueError, match=r"lm.optimizer: torch.optim.AdamW refuses its settings"):
+        LanguageModel(
+            vocab_size=20000, optimizer={"_target_": "torch.optim.AdamW", "lr": 1e-3, "betas": [2, 0]}
+        )
 
     logged = {"val/loss", "val/acc", "val/acc_best"}
     plateau = {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau"}
